@@ -1,0 +1,76 @@
+# The florist live order board. `make dev` runs it, `make test` proves it.
+SHELL := /bin/bash
+PORT ?= 8787
+STATE ?= .wrangler/state
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+# worker-build would download these; point it at the ones the project installs instead.
+export WASM_BINDGEN_BIN := $(HOME)/.cargo/bin/wasm-bindgen
+export ESBUILD_BIN := $(CURDIR)/node_modules/.bin/esbuild
+export WASM_OPT_BIN := $(CURDIR)/node_modules/.bin/wasm-opt
+export WRANGLER_SEND_METRICS := false
+export CLOUDFLARE_CF_FETCH_ENABLED := false
+
+WRANGLER := node_modules/.bin/wrangler
+
+.PHONY: setup build dev migrate seed test lint unit integration client-test e2e bench webhook deploy clean
+
+setup:
+	@scripts/setup.sh
+
+## Build the Worker (Rust → Wasm, release) and the board page bundle.
+build: setup
+	worker-build --release
+	$(ESBUILD_BIN) client/board/main.tsx --bundle --minify --format=esm --target=es2020 \
+	  --outfile=public/board.js --log-level=warning
+
+.dev.vars:
+	cp .dev.vars.example .dev.vars
+
+## Apply the D1 migrations to the local database.
+migrate: setup
+	$(WRANGLER) d1 migrations apply DB --local --persist-to $(STATE)
+
+## Build, migrate, seed the demo shop, print tokens, serve on http://127.0.0.1:$(PORT).
+dev: build .dev.vars migrate
+	@scripts/dev.sh "$(PORT)" "$(STATE)"
+
+## All tests: lints, native unit tests, client unit tests, integration against wrangler dev, e2e.
+test: lint unit client-test build integration e2e
+
+lint: setup
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+	cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
+
+unit:
+	cargo test --lib
+
+client-test: setup
+	node_modules/.bin/tsc -p client --noEmit
+	node_modules/.bin/vitest run --root client
+
+## Starts the built Worker under wrangler dev (own port, throwaway state) and talks HTTP/SSE to it.
+integration:
+	cargo test --test integration
+
+e2e:
+	e2e/install-chromium.sh
+	scripts/with-worker.sh node e2e/board.e2e.mjs
+
+## Benchmarks (release build, Rust vs the JS baseline); see BENCHMARKS.md.
+bench: build
+	bench/run.sh
+
+## Send a signed sample Shopify webhook to the local server: make webhook TOPIC=orders/create
+TOPIC ?= orders/create
+webhook:
+	scripts/send-webhook.sh $(TOPIC)
+
+## Production: build, apply migrations to the remote D1, deploy (needs `wrangler login`).
+deploy: build
+	$(WRANGLER) d1 migrations apply DB --remote
+	$(WRANGLER) deploy
+
+clean:
+	rm -rf build target .wrangler public/board.js

@@ -1,0 +1,230 @@
+#!/usr/bin/env bash
+# `make bench`: the Rust Worker and the JavaScript baseline, each under `wrangler dev` with a fresh
+# local state, driven by the same load generator (bench/loadgen), side by side.
+#
+# Usage: bench/run.sh [--quick] [--only rust|js]
+#   --quick       fewer samples, ramp to 1,000 subscribers (a smoke run, ~2 min)
+#   --only X      run one side only (the report then has "—" for the other)
+# Environment:
+#   BENCH_KEEP=1  keep the temporary directory (wrangler logs, persisted state, raw JSON)
+#
+# Prerequisite: `make build` has produced build/worker/shim.mjs (this script builds only the
+# load generator). Traffic goes to 127.0.0.1 only; every server this script starts is stopped on
+# exit; the whole run is bounded by a 10-minute watchdog.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH="$ROOT/bench"
+WRANGLER_JS="$ROOT/node_modules/wrangler/wrangler-dist/cli.js"
+WRANGLER="$ROOT/node_modules/.bin/wrangler"
+LOADGEN="$BENCH/loadgen/target/release/loadgen"
+RESULTS="$BENCH/results"
+LIMIT_S=${BENCH_LIMIT_S:-600}
+
+QUICK=()
+SIDES=(rust js)
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) QUICK=(--quick) ;;
+    --only) SIDES=("$2"); shift ;;
+    *) echo "unknown argument: $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false WRANGLER_HIDE_BANNER=true
+# wrangler dev attaches a DevTools inspector to the runtime and relays every Network.* event
+# (one per subrequest and one per streamed chunk, i.e. per SSE delivery) through a second workerd
+# process and node. Production has no inspector; with it on, the relay costs more CPU than the
+# Worker itself and swamps every number here. wrangler 4.86 turns the relay off when this variable
+# is set (it assumes a VS Code debug terminal); nothing else changes.
+export VSCODE_INSPECTOR_OPTIONS=':::{}'
+
+WORK=$(mktemp -d /tmp/florist-bench.XXXXXX)
+SERVER_PID=""
+WATCHDOG_PID=""
+
+stop_server() {
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    local kids
+    kids=$(pgrep -P "$SERVER_PID" || true)
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 1 50); do
+      kill -0 "$SERVER_PID" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$SERVER_PID" 2>/dev/null || true
+    # workerd children normally exit with wrangler; make sure they do.
+    for k in $kids; do kill -KILL "$k" 2>/dev/null || true; done
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  SERVER_PID=""
+}
+
+cleanup() {
+  local rc=$?
+  stop_server
+  if [ -n "$WATCHDOG_PID" ]; then kill "$WATCHDOG_PID" 2>/dev/null || true; fi
+  if [ "${BENCH_KEEP:-0}" = "1" ]; then
+    echo "bench: kept $WORK" >&2
+  else
+    rm -rf "$WORK"
+  fi
+  exit $rc
+}
+trap cleanup EXIT
+trap 'echo "bench: interrupted" >&2; exit 130' INT TERM
+
+# Watchdog: the whole run stays under LIMIT_S seconds.
+( sleep "$LIMIT_S"; echo "bench: time limit of ${LIMIT_S}s reached, stopping" >&2; kill -TERM $$ ) &
+WATCHDOG_PID=$!
+
+# Many sockets: 5,000 subscribers on each side of loopback.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+log() { printf '\n== %s\n' "$*" >&2; }
+
+free_port() {
+  local p
+  for p in $(seq "$1" $(( $1 + 200 ))); do
+    if ! ss -Htln "sport = :$p" | grep -q .; then echo "$p"; return; fi
+  done
+  echo "no free port near $1" >&2; exit 1
+}
+
+# --- build ------------------------------------------------------------------------------------
+log "building the load generator"
+cargo build --release --quiet --manifest-path "$BENCH/loadgen/Cargo.toml"
+
+if printf '%s\n' "${SIDES[@]}" | grep -qx rust; then
+  if [ ! -f "$ROOT/build/worker/shim.mjs" ]; then
+    echo "bench: build/worker/shim.mjs is missing: run 'make build' first" >&2
+    exit 1
+  fi
+fi
+
+# --- seed SQL for the polling scenario --------------------------------------------------------
+# Two tenants: bench-poll-1k (1,000 orders) and bench-poll-100k (100,000 orders), one event per
+# order, generated inside SQLite by a recursive CTE (a few hundred bytes of SQL instead of 100k
+# HTTP requests). The two schemas differ only in the events table.
+seed_sql() { # $1 = rust|js
+  local ev_cols ev_vals
+  if [ "$1" = rust ]; then
+    ev_cols="tenant_id, seq, type, order_id, ts, updated_by, changes, order_json"
+    ev_vals="t, i, 'order_created', printf('00000000-0000-4000-8000-%012d', i), ts, 'seed', '[]', NULL"
+  else
+    ev_cols="tenant_id, seq, order_id, type, created_at, updated_by, changes"
+    ev_vals="t, i, printf('00000000-0000-4000-8000-%012d', i), 'order_created', ts, 'seed', '[]'"
+  fi
+  local spec t n
+  for spec in bench-poll-1k:1000 bench-poll-100k:100000; do
+    t=${spec%%:*}; n=${spec##*:}
+    cat <<SQL
+INSERT INTO tenants (id, name, shopify_domain, last_seq, created_at)
+  VALUES ('$t', 'Bench polling $n', NULL, $n, '2026-01-01T00:00:00.000Z');
+INSERT INTO orders (tenant_id, id, order_number, source, shopify_order_id, customer_name,
+    customer_email, delivery_date, items, status, assigned_to, notes, card_message, shopify_note,
+    version, created_at, updated_at, updated_by)
+  WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $n),
+    r AS (SELECT i, '$t' AS t,
+      strftime('%Y-%m-%dT%H:%M:%fZ', '2026-01-01', '+' || i || ' seconds') AS ts FROM n)
+  SELECT t, printf('00000000-0000-4000-8000-%012d', i), 'M-' || i, 'manual', NULL,
+    'Customer ' || i, NULL, '2026-11-25', '[{"title":"Pink roses","quantity":12}]', 'new', NULL,
+    'seeded', NULL, NULL, 1, ts, ts, 'seed' FROM r;
+INSERT INTO events ($ev_cols)
+  WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $n),
+    r AS (SELECT i, '$t' AS t,
+      strftime('%Y-%m-%dT%H:%M:%fZ', '2026-01-01', '+' || i || ' seconds') AS ts FROM n)
+  SELECT $ev_vals FROM r;
+SQL
+  done
+}
+
+# --- one side ---------------------------------------------------------------------------------
+run_side() { # $1 = rust|js
+  local side=$1 cfgdir dir port start_ns proxy runtime all
+  if [ "$side" = rust ]; then cfgdir="$ROOT"; else cfgdir="$BENCH/baseline-js"; fi
+  dir="$WORK/$side"
+  mkdir -p "$dir/state"
+  local admin secret
+  admin="bench-admin-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')"
+  secret="bench-secret-$(od -An -N16 -tx8 /dev/urandom | tr -d ' \n')"
+  printf 'ADMIN_TOKEN=%s\nAUTH_SECRET=%s\nSHOPIFY_WEBHOOK_SECRET=bench-unused\n' "$admin" "$secret" > "$dir/env"
+
+  log "$side: migrations and seed (1,000 and 100,000 orders)"
+  (cd "$cfgdir" && "$WRANGLER" d1 migrations apply DB --local --persist-to "$dir/state" \
+      </dev/null >"$dir/migrate.log" 2>&1) || { cat "$dir/migrate.log" >&2; return 1; }
+  seed_sql "$side" > "$dir/seed.sql"
+  local t0=$SECONDS
+  (cd "$cfgdir" && "$WRANGLER" d1 execute DB --local --persist-to "$dir/state" --file "$dir/seed.sql" \
+      </dev/null >"$dir/seed.log" 2>&1) || { cat "$dir/seed.log" >&2; return 1; }
+  echo "seeded in $(( SECONDS - t0 )) s" >&2
+
+  port=$(free_port 18800)
+  log "$side: wrangler dev on 127.0.0.1:$port"
+  start_ns=$(date +%s%N)
+  (cd "$cfgdir" && exec node --no-warnings --experimental-vm-modules "$WRANGLER_JS" dev --local \
+      --ip 127.0.0.1 --port "$port" --show-interactive-dev-session=false \
+      --persist-to "$dir/state" --env-file "$dir/env" --log-level warn \
+      </dev/null >"$dir/dev.log" 2>&1) &
+  SERVER_PID=$!
+  if ! "$LOADGEN" wait-ready --base-url "http://127.0.0.1:$port" --start-ns "$start_ns" \
+      --timeout-s 120 > "$dir/cold.json"; then
+    cat "$dir/dev.log" >&2
+    return 1
+  fi
+  echo "ready: $(cat "$dir/cold.json")" >&2
+
+  # workerd processes: the one listening on $port is wrangler's proxy; the other runs the Worker.
+  proxy=$(ss -Htlnp "sport = :$port" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
+  all=$(pgrep -P "$SERVER_PID" -x workerd || true)
+  runtime=$(printf '%s\n' $all | grep -vx "$proxy" | head -1 || true)
+  echo "workerd: proxy pid $proxy, runtime pid $runtime" >&2
+
+  log "$side: load generator"
+  "$LOADGEN" --base-url "http://127.0.0.1:$port" --admin-token "$admin" --label "$side" \
+    --out "$dir/result.json" --runtime-pid "$runtime" --proxy-pid "$proxy" \
+    --poll-tenant 1000:bench-poll-1k --poll-tenant 100000:bench-poll-100k "${QUICK[@]}"
+  cp "$dir/result.json" "$RESULTS/$side.json"
+  stop_server
+}
+
+mkdir -p "$RESULTS"
+rm -f "$RESULTS/rust.json" "$RESULTS/js.json"
+for side in "${SIDES[@]}"; do
+  run_side "$side"
+done
+
+# --- sizes, machine, report -------------------------------------------------------------------
+wasm=$(find "$ROOT/build" -name '*.wasm' -type f 2>/dev/null | head -1 || true)
+wasm_raw=null; wasm_gz=null
+if [ -n "$wasm" ]; then
+  wasm_raw=$(stat -c %s "$wasm")
+  wasm_gz=$(gzip -9 -c "$wasm" | wc -c)
+fi
+js_raw=$(stat -c %s "$BENCH/baseline-js/worker.js")
+js_gz=$(gzip -9 -c "$BENCH/baseline-js/worker.js" | wc -c)
+cold() { [ -s "$WORK/$1/cold.json" ] && cat "$WORK/$1/cold.json" || echo null; }
+jstr() { printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g'; }
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+mem=$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)
+cmd="make bench"; [ ${#QUICK[@]} -gt 0 ] && cmd="make bench BENCH_ARGS=--quick"
+cat > "$WORK/meta.json" <<JSON
+{
+  "date": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",
+  "command": "$cmd",
+  "machine": {
+    "cpu": "$(jstr "$cpu")", "cores": $(nproc), "memory": "$mem",
+    "kernel": "$(uname -r)", "loadAverageAtEnd": "$(cut -d' ' -f1-3 /proc/loadavg)",
+    "node": "$(node --version)", "wrangler": "$("$WRANGLER" --version 2>/dev/null | tail -1)",
+    "workerd": "$("$ROOT/node_modules/.bin/workerd" --version 2>/dev/null | tail -1)",
+    "rustc": "$(rustc --version)"
+  },
+  "rust": { "wasmFile": "${wasm#"$ROOT/"}", "wasmBytes": $wasm_raw, "wasmGzipBytes": $wasm_gz, "coldStart": $(cold rust) },
+  "js": { "scriptBytes": $js_raw, "scriptGzipBytes": $js_gz, "coldStart": $(cold js) }
+}
+JSON
+cp "$WORK/meta.json" "$RESULTS/meta.json"
+log "results"
+"$LOADGEN" report --rust "$RESULTS/rust.json" --js "$RESULTS/js.json" --meta "$RESULTS/meta.json" \
+  --out "$RESULTS/latest.json" | tee "$RESULTS/latest.md"

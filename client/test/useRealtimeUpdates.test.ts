@@ -1,0 +1,141 @@
+// @vitest-environment happy-dom
+import { act, createElement, useState } from "react";
+import { createRoot, type Root } from "react-dom/client";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type { OrderEvent } from "../src/realtimeClient.js";
+import {
+  useRealtimeUpdates,
+  type UseRealtimeUpdatesOptions,
+  type UseRealtimeUpdatesResult,
+} from "../src/useRealtimeUpdates.js";
+import { FakeEventSource, FakePollServer, orderEvent } from "./fakes.js";
+
+(globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
+
+let server: FakePollServer;
+let root: Root;
+let container: HTMLElement;
+let result: UseRealtimeUpdatesResult;
+let setProps: (props: Partial<UseRealtimeUpdatesOptions>) => void;
+
+function Probe(initial: UseRealtimeUpdatesOptions) {
+  const [props, set] = useState(initial);
+  setProps = (patch) => set((old) => ({ ...old, ...patch }));
+  result = useRealtimeUpdates(props);
+  return createElement("span", null, `${result.isConnected ? "Live" : "Offline"} ${result.updates}`);
+}
+
+function render(options: Partial<UseRealtimeUpdatesOptions> = {}) {
+  act(() => {
+    root.render(
+      createElement(Probe, {
+        tenant: "demo",
+        token: "jwt-1",
+        EventSource: FakeEventSource,
+        fetch: server.fetch,
+        ...options,
+      }),
+    );
+  });
+}
+
+beforeEach(() => {
+  vi.useFakeTimers();
+  FakeEventSource.reset();
+  server = new FakePollServer();
+  container = document.createElement("div");
+  root = createRoot(container);
+});
+
+afterEach(() => {
+  act(() => root.unmount());
+  vi.useRealTimers();
+});
+
+describe("useRealtimeUpdates", () => {
+  it("shows Live while the stream is open and counts the updates it passes to onUpdate", () => {
+    const received: OrderEvent[] = [];
+    render({ onUpdate: (event) => received.push(event) });
+    expect(container.textContent).toBe("Offline 0");
+
+    act(() => FakeEventSource.latest.open());
+    expect(container.textContent).toBe("Live 0");
+    expect(result.mode).toBe("sse");
+
+    act(() => {
+      FakeEventSource.latest.sendEvent(orderEvent(1, "o1", 1));
+      FakeEventSource.latest.sendEvent(orderEvent(2, "o1", 2));
+    });
+    expect(container.textContent).toBe("Live 2");
+    expect(received.map((e) => e.id)).toEqual(["1", "2"]);
+    expect(result.lastUpdate?.id).toBe("2");
+
+    act(() => FakeEventSource.latest.fail());
+    expect(container.textContent).toBe("Offline 2");
+  });
+
+  it("uses the latest onUpdate without reconnecting", () => {
+    const first: string[] = [];
+    const second: string[] = [];
+    render({ onUpdate: (e) => first.push(e.id) });
+    act(() => FakeEventSource.latest.open());
+    act(() => setProps({ onUpdate: (e) => second.push(e.id) }));
+    act(() => FakeEventSource.latest.sendEvent(orderEvent(1, "o1", 1)));
+    expect(FakeEventSource.instances).toHaveLength(1);
+    expect(first).toEqual([]);
+    expect(second).toEqual(["1"]);
+  });
+
+  it("polls with the given pollInterval when EventSource is unavailable", async () => {
+    render({ EventSource: null, pollInterval: 500 });
+    expect(result.mode).toBe("polling");
+    expect(result.isConnected).toBe(false);
+    server.answer({ cursor: "3" });
+    await act(() => vi.advanceTimersByTimeAsync(500));
+    expect(server.requests).toHaveLength(2);
+  });
+
+  it("closes the connection when enabled becomes false, and opens a new one when true", () => {
+    render();
+    act(() => FakeEventSource.latest.open());
+    act(() => setProps({ enabled: false }));
+    expect(FakeEventSource.instances[0]!.closed).toBe(true);
+    expect(container.textContent).toBe("Offline 0");
+    expect(result.mode).toBe("offline");
+
+    act(() => setProps({ enabled: true }));
+    expect(FakeEventSource.instances).toHaveLength(2);
+  });
+
+  it("opens nothing when disabled from the start", async () => {
+    render({ enabled: false });
+    await act(() => vi.advanceTimersByTimeAsync(60_000));
+    expect(FakeEventSource.instances).toHaveLength(0);
+    expect(server.requests).toHaveLength(0);
+  });
+
+  it("closes the stream, the polling and the timers on unmount", async () => {
+    const received: string[] = [];
+    render({ onUpdate: (e) => received.push(e.id), pollInterval: 1000 });
+    act(() => {
+      FakeEventSource.latest.fail();
+      FakeEventSource.latest.fail(); // the first retry has not run: same stream, ignored
+    });
+    act(() => root.unmount());
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(FakeEventSource.instances).toHaveLength(1);
+    expect(FakeEventSource.instances[0]!.closed).toBe(true);
+    expect(server.requests).toHaveLength(0);
+    root = createRoot(container); // afterEach unmounts again
+  });
+
+  it("reconnects with the new token when it changes", () => {
+    render();
+    act(() => setProps({ token: "jwt-2" }));
+    expect(FakeEventSource.instances).toHaveLength(2);
+    expect(FakeEventSource.instances[0]!.closed).toBe(true);
+    expect(new URL(FakeEventSource.latest.url, "http://x").searchParams.get("access_token")).toBe(
+      "jwt-2",
+    );
+  });
+});

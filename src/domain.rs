@@ -1,0 +1,491 @@
+//! Domain types. Each validates on construction, so a value of one of these types is known good.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{ApiError, ApiResult};
+
+/// A shop's id: 2–63 chars of lowercase letters, digits and `-`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TenantId(String);
+
+impl TenantId {
+    pub fn parse(raw: &str) -> ApiResult<Self> {
+        let ok = (2..=63).contains(&raw.len())
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if ok {
+            Ok(Self(raw.to_string()))
+        } else {
+            Err(ApiError::bad_request(
+                "invalid_tenant_id",
+                "tenant id must be 2-63 characters of lowercase letters, digits and '-'",
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for TenantId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Florist,
+    Manager,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    New,
+    InProgress,
+    Ready,
+    OutForDelivery,
+    Delivered,
+    Cancelled,
+}
+
+impl OrderStatus {
+    pub const ALL: [OrderStatus; 6] = [
+        Self::New,
+        Self::InProgress,
+        Self::Ready,
+        Self::OutForDelivery,
+        Self::Delivered,
+        Self::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::New => "new",
+            Self::InProgress => "in_progress",
+            Self::Ready => "ready",
+            Self::OutForDelivery => "out_for_delivery",
+            Self::Delivered => "delivered",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == raw)
+    }
+
+    /// The shop's workflow. Staying in the same status is always allowed (a no-op);
+    /// `delivered` and `cancelled` are final.
+    pub fn can_move_to(self, next: OrderStatus) -> bool {
+        use OrderStatus::*;
+        self == next
+            || matches!(
+                (self, next),
+                (New, InProgress | Cancelled)
+                    | (InProgress, New | Ready | Cancelled)
+                    | (Ready, InProgress | OutForDelivery | Delivered | Cancelled)
+                    | (OutForDelivery, Ready | Delivered)
+            )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Item {
+    pub title: String,
+    pub quantity: u32,
+}
+
+pub const MAX_ITEMS: usize = 100;
+pub const MAX_NOTES: usize = 10_000;
+pub const MAX_SHORT: usize = 200;
+pub const MAX_TITLE: usize = 300;
+
+/// An order as stored and as sent to clients.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Order {
+    pub id: String,
+    pub order_number: String,
+    pub source: String,
+    pub shopify_order_id: Option<String>,
+    pub customer_name: String,
+    pub customer_email: Option<String>,
+    pub delivery_date: Option<String>,
+    pub items: Vec<Item>,
+    pub status: OrderStatus,
+    pub assigned_to: Option<String>,
+    pub notes: String,
+    pub card_message: Option<String>,
+    pub shopify_note: Option<String>,
+    /// Shopify's `updated_at` of the last webhook applied (stale retries are refused by it).
+    #[serde(skip)]
+    pub shopify_updated_at: Option<String>,
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+    pub updated_by: String,
+}
+
+fn field_error(message: impl Into<String>) -> ApiError {
+    ApiError::bad_request("invalid_field", message)
+}
+
+fn opt_string(obj: &Value, key: &str, max: usize) -> ApiResult<Option<String>> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.chars().count() <= max => Ok(Some(s.clone())),
+        Some(Value::String(_)) => Err(field_error(format!(
+            "{key} must be at most {max} characters"
+        ))),
+        Some(_) => Err(field_error(format!("{key} must be a string or null"))),
+    }
+}
+
+fn required_string(obj: &Value, key: &str, max: usize) -> ApiResult<String> {
+    match opt_string(obj, key, max)? {
+        Some(s) if !s.trim().is_empty() => Ok(s),
+        _ => Err(field_error(format!("{key} is required"))),
+    }
+}
+
+/// `YYYY-MM-DD`, a real calendar date.
+pub fn parse_date(raw: &str) -> Option<String> {
+    chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .ok()
+        .filter(|_| raw.len() == 10)
+        .map(|d| d.format("%Y-%m-%d").to_string())
+}
+
+fn parse_items(obj: &Value) -> ApiResult<Vec<Item>> {
+    let Some(Value::Array(raw)) = obj.get("items") else {
+        return Err(field_error("items must be a list of {title, quantity}"));
+    };
+    if raw.is_empty() || raw.len() > MAX_ITEMS {
+        return Err(field_error(format!(
+            "an order has between 1 and {MAX_ITEMS} items"
+        )));
+    }
+    raw.iter()
+        .map(|item| {
+            let title = required_string(item, "title", MAX_TITLE)
+                .map_err(|_| field_error("each item needs a title (at most 300 characters)"))?;
+            let quantity = item
+                .get("quantity")
+                .and_then(Value::as_u64)
+                .filter(|q| (1..=10_000).contains(q))
+                .ok_or_else(|| field_error("each item needs a quantity between 1 and 10000"))?;
+            Ok(Item {
+                title,
+                quantity: quantity as u32,
+            })
+        })
+        .collect()
+}
+
+/// A hand-entered order, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewOrder {
+    pub order_number: Option<String>,
+    pub customer_name: String,
+    pub customer_email: Option<String>,
+    pub delivery_date: Option<String>,
+    pub items: Vec<Item>,
+    pub notes: String,
+    pub card_message: Option<String>,
+    pub assigned_to: Option<String>,
+}
+
+impl TryFrom<&Value> for NewOrder {
+    type Error = ApiError;
+
+    fn try_from(body: &Value) -> ApiResult<Self> {
+        if !body.is_object() {
+            return Err(ApiError::bad_request(
+                "invalid_body",
+                "the body must be a JSON object",
+            ));
+        }
+        let customer_email = opt_string(body, "customerEmail", MAX_SHORT)?;
+        if let Some(email) = &customer_email {
+            if !email.contains('@') {
+                return Err(field_error("customerEmail must be an email address"));
+            }
+        }
+        let delivery_date = match opt_string(body, "deliveryDate", 10)? {
+            None => None,
+            Some(raw) => Some(
+                parse_date(&raw).ok_or_else(|| field_error("deliveryDate must be YYYY-MM-DD"))?,
+            ),
+        };
+        Ok(Self {
+            order_number: opt_string(body, "orderNumber", 64)?.filter(|s| !s.trim().is_empty()),
+            customer_name: required_string(body, "customerName", MAX_SHORT)?,
+            customer_email,
+            delivery_date,
+            items: parse_items(body)?,
+            notes: opt_string(body, "notes", MAX_NOTES)?.unwrap_or_default(),
+            card_message: opt_string(body, "cardMessage", 2_000)?,
+            assigned_to: opt_string(body, "assignedTo", MAX_SHORT)?,
+        })
+    }
+}
+
+/// The fields a florist may change with `PUT`. `None` = not mentioned; for `assigned_to`,
+/// `Some(None)` = unassign.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct OrderPatch {
+    pub status: Option<OrderStatus>,
+    pub assigned_to: Option<Option<String>>,
+    pub notes: Option<String>,
+}
+
+impl TryFrom<&Value> for OrderPatch {
+    type Error = ApiError;
+
+    fn try_from(body: &Value) -> ApiResult<Self> {
+        if !body.is_object() {
+            return Err(ApiError::bad_request(
+                "invalid_body",
+                "the body must be a JSON object",
+            ));
+        }
+        let status = match body.get("status") {
+            None => None,
+            Some(Value::String(s)) => Some(OrderStatus::parse(s).ok_or_else(|| {
+                ApiError::unprocessable(
+                    "invalid_status",
+                    format!(
+                        "unknown status '{s}'; one of new, in_progress, ready, out_for_delivery, delivered, cancelled"
+                    ),
+                )
+            })?),
+            Some(_) => {
+                return Err(ApiError::unprocessable(
+                    "invalid_status",
+                    "status must be a string",
+                ))
+            }
+        };
+        let assigned_to = match body.get("assignedTo") {
+            None => None,
+            Some(_) => {
+                Some(opt_string(body, "assignedTo", MAX_SHORT)?.filter(|s| !s.trim().is_empty()))
+            }
+        };
+        let notes = match body.get("notes") {
+            None => None,
+            Some(Value::String(s)) if s.chars().count() <= MAX_NOTES => Some(s.clone()),
+            Some(Value::String(_)) => {
+                return Err(field_error(format!(
+                    "notes must be at most {MAX_NOTES} characters"
+                )))
+            }
+            Some(_) => return Err(field_error("notes must be a string")),
+        };
+        let patch = Self {
+            status,
+            assigned_to,
+            notes,
+        };
+        if patch == Self::default() {
+            return Err(ApiError::bad_request(
+                "empty_update",
+                "send at least one of status, assignedTo, notes",
+            ));
+        }
+        Ok(patch)
+    }
+}
+
+impl OrderPatch {
+    /// Applies the patch to `order`, returning the names of the fields that changed.
+    /// A forbidden status transition is refused with 422 and changes nothing.
+    pub fn apply(&self, order: &mut Order) -> ApiResult<Vec<&'static str>> {
+        let mut changes = Vec::new();
+        if let Some(next) = self.status {
+            if !order.status.can_move_to(next) {
+                return Err(ApiError::unprocessable(
+                    "invalid_transition",
+                    format!(
+                        "an order cannot move from {} to {}",
+                        order.status.as_str(),
+                        next.as_str()
+                    ),
+                ));
+            }
+            if order.status != next {
+                order.status = next;
+                changes.push("status");
+            }
+        }
+        if let Some(assigned) = &self.assigned_to {
+            if &order.assigned_to != assigned {
+                order.assigned_to = assigned.clone();
+                changes.push("assignedTo");
+            }
+        }
+        if let Some(notes) = &self.notes {
+            if &order.notes != notes {
+                order.notes = notes.clone();
+                changes.push("notes");
+            }
+        }
+        Ok(changes)
+    }
+}
+
+/// RFC 3339 UTC with milliseconds, e.g. `2026-11-24T10:00:00.000Z`: sorts as text in time order.
+pub fn format_timestamp(millis: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(millis)
+        .unwrap_or_default()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
+/// Parses any RFC 3339 timestamp into the canonical form of [`format_timestamp`].
+pub fn normalize_timestamp(raw: &str) -> Option<String> {
+    chrono::DateTime::parse_from_rfc3339(raw)
+        .ok()
+        .map(|t| format_timestamp(t.timestamp_millis()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn order() -> Order {
+        Order {
+            id: "o1".into(),
+            order_number: "#1001".into(),
+            source: "manual".into(),
+            shopify_order_id: None,
+            customer_name: "Ada".into(),
+            customer_email: None,
+            delivery_date: None,
+            items: vec![Item {
+                title: "Roses".into(),
+                quantity: 12,
+            }],
+            status: OrderStatus::New,
+            assigned_to: None,
+            notes: String::new(),
+            card_message: None,
+            shopify_note: None,
+            shopify_updated_at: None,
+            version: 1,
+            created_at: "2026-11-24T10:00:00.000Z".into(),
+            updated_at: "2026-11-24T10:00:00.000Z".into(),
+            updated_by: "florist-1".into(),
+        }
+    }
+
+    #[test]
+    fn tenant_ids_follow_the_documented_shape() {
+        assert!(TenantId::parse("demo").is_ok());
+        assert!(TenantId::parse("rose-garden-2").is_ok());
+        assert!(TenantId::parse("a").is_err());
+        assert!(TenantId::parse("Demo").is_err());
+        assert!(TenantId::parse("a_b").is_err());
+        assert!(TenantId::parse(&"a".repeat(64)).is_err());
+        assert!(TenantId::parse(&"a".repeat(63)).is_ok());
+    }
+
+    #[test]
+    fn the_status_machine_allows_the_workflow_and_refuses_skips() {
+        use OrderStatus::*;
+        assert!(New.can_move_to(InProgress));
+        assert!(InProgress.can_move_to(Ready));
+        assert!(Ready.can_move_to(OutForDelivery));
+        assert!(OutForDelivery.can_move_to(Delivered));
+        assert!(New.can_move_to(Cancelled));
+        assert!(!New.can_move_to(Delivered));
+        assert!(!Delivered.can_move_to(New));
+        assert!(!Cancelled.can_move_to(InProgress));
+        assert!(Delivered.can_move_to(Delivered));
+    }
+
+    #[test]
+    fn a_patch_reports_only_the_fields_it_changed() {
+        let mut o = order();
+        let patch = OrderPatch::try_from(&json!({
+            "status": "in_progress", "assignedTo": "florist-2", "notes": ""
+        }))
+        .unwrap();
+        assert_eq!(patch.apply(&mut o).unwrap(), vec!["status", "assignedTo"]);
+        assert_eq!(o.status, OrderStatus::InProgress);
+        assert_eq!(o.assigned_to.as_deref(), Some("florist-2"));
+    }
+
+    #[test]
+    fn a_forbidden_transition_is_422_and_leaves_the_order_alone() {
+        let mut o = order();
+        let patch = OrderPatch::try_from(&json!({"status": "delivered", "notes": "x"})).unwrap();
+        let err = patch.apply(&mut o).unwrap_err();
+        assert_eq!(err.status(), 422);
+        assert_eq!(o, order());
+    }
+
+    #[test]
+    fn unknown_status_is_422_and_empty_patch_is_400() {
+        assert_eq!(
+            OrderPatch::try_from(&json!({"status": "wilted"}))
+                .unwrap_err()
+                .status(),
+            422
+        );
+        assert_eq!(OrderPatch::try_from(&json!({})).unwrap_err().status(), 400);
+        assert_eq!(
+            OrderPatch::try_from(&json!({"updatedBy": "mallory"}))
+                .unwrap_err()
+                .status(),
+            400
+        );
+    }
+
+    #[test]
+    fn null_assignee_unassigns() {
+        let mut o = order();
+        o.assigned_to = Some("florist-1".into());
+        let patch = OrderPatch::try_from(&json!({"assignedTo": null})).unwrap();
+        assert_eq!(patch.apply(&mut o).unwrap(), vec!["assignedTo"]);
+        assert_eq!(o.assigned_to, None);
+    }
+
+    #[test]
+    fn new_orders_need_a_customer_and_items() {
+        let ok = NewOrder::try_from(&json!({
+            "customerName": "Ada \"Lovelace\" 🌹\nline two",
+            "items": [{"title": "Roses'); DROP TABLE orders;--", "quantity": 3}],
+            "deliveryDate": "2026-11-26"
+        }))
+        .unwrap();
+        assert_eq!(ok.customer_name, "Ada \"Lovelace\" 🌹\nline two");
+        assert_eq!(ok.delivery_date.as_deref(), Some("2026-11-26"));
+        for bad in [
+            json!({"items": [{"title": "x", "quantity": 1}]}),
+            json!({"customerName": "Ada", "items": []}),
+            json!({"customerName": "Ada", "items": [{"title": "x", "quantity": 0}]}),
+            json!({"customerName": "Ada", "items": [{"title": "x", "quantity": 1}], "deliveryDate": "2026-02-30"}),
+            json!({"customerName": "Ada", "items": [{"title": "x", "quantity": 1}], "customerEmail": "nope"}),
+            json!([1, 2]),
+        ] {
+            assert_eq!(NewOrder::try_from(&bad).unwrap_err().status(), 400, "{bad}");
+        }
+    }
+
+    #[test]
+    fn timestamps_are_canonical_utc_with_millis() {
+        assert_eq!(format_timestamp(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            normalize_timestamp("2026-11-24T09:15:00-05:00").as_deref(),
+            Some("2026-11-24T14:15:00.000Z")
+        );
+        assert_eq!(normalize_timestamp("yesterday"), None);
+    }
+}

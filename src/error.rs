@@ -1,0 +1,145 @@
+//! The one error type at the HTTP boundary. Every variant names its status; the JSON body is
+//! built in one place (`ApiError::to_response`). Internal causes are logged, never sent.
+
+use serde_json::{json, Value};
+
+#[derive(Debug)]
+pub enum ApiError {
+    /// 400: the request is malformed (bad JSON, bad field, bad query parameter).
+    BadRequest { code: &'static str, message: String },
+    /// 401: no credentials, or credentials that do not verify.
+    Unauthorized(String),
+    /// 403: valid credentials that may not do this.
+    Forbidden(String),
+    /// 404: no such route or resource (also for another tenant's resources).
+    NotFound(String),
+    /// 404: a Shopify webhook from a shop no tenant is connected to (Shopify retries it).
+    UnknownShop(String),
+    /// 405: the route exists but not with this method.
+    MethodNotAllowed,
+    /// 409: the resource already exists.
+    Conflict { code: &'static str, message: String },
+    /// 412: `If-Match` names a version that is no longer current; carries the current order.
+    PreconditionFailed { current: Value },
+    /// 413: the body is larger than the limit.
+    PayloadTooLarge,
+    /// 415: the body is not JSON.
+    UnsupportedMediaType,
+    /// 422: well-formed but not allowed (unknown status, forbidden transition).
+    Unprocessable { code: &'static str, message: String },
+    /// 500: our fault. The cause is logged; the client sees a generic message.
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Unprocessable {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        Self::Internal(cause.to_string())
+    }
+
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::BadRequest { .. } => 400,
+            Self::Unauthorized(_) => 401,
+            Self::Forbidden(_) => 403,
+            Self::NotFound(_) | Self::UnknownShop(_) => 404,
+            Self::MethodNotAllowed => 405,
+            Self::Conflict { .. } => 409,
+            Self::PreconditionFailed { .. } => 412,
+            Self::PayloadTooLarge => 413,
+            Self::UnsupportedMediaType => 415,
+            Self::Unprocessable { .. } => 422,
+            Self::Internal(_) => 500,
+        }
+    }
+
+    /// The JSON body the client receives.
+    pub fn body(&self) -> Value {
+        let (code, message): (&str, String) = match self {
+            Self::BadRequest { code, message }
+            | Self::Conflict { code, message }
+            | Self::Unprocessable { code, message } => (code, message.clone()),
+            Self::Unauthorized(m) => ("unauthorized", m.clone()),
+            Self::Forbidden(m) => ("forbidden", m.clone()),
+            Self::NotFound(m) => ("not_found", m.clone()),
+            Self::UnknownShop(m) => ("unknown_shop", m.clone()),
+            Self::MethodNotAllowed => (
+                "method_not_allowed",
+                "this route does not accept that method".into(),
+            ),
+            Self::PreconditionFailed { .. } => (
+                "version_mismatch",
+                "the order was changed by someone else; here is the current version".into(),
+            ),
+            Self::PayloadTooLarge => ("payload_too_large", "the body is larger than 1 MiB".into()),
+            Self::UnsupportedMediaType => (
+                "unsupported_media_type",
+                "send the body as application/json".into(),
+            ),
+            Self::Internal(_) => ("internal", "something went wrong on our side".into()),
+        };
+        let mut body = json!({ "error": { "code": code, "message": message } });
+        if let Self::PreconditionFailed { current } = self {
+            body["order"] = current.clone();
+        }
+        body
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Internal(cause) => write!(f, "internal error: {cause}"),
+            other => write!(f, "{} {}", other.status(), other.body()),
+        }
+    }
+}
+
+impl From<worker::Error> for ApiError {
+    fn from(err: worker::Error) -> Self {
+        Self::Internal(err.to_string())
+    }
+}
+
+impl From<serde_json::Error> for ApiError {
+    fn from(err: serde_json::Error) -> Self {
+        Self::Internal(format!("json: {err}"))
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_hide_their_cause_from_the_client() {
+        let err = ApiError::internal("SQLITE_CONSTRAINT: secret table name");
+        assert_eq!(err.status(), 500);
+        assert!(!err.body().to_string().contains("SQLITE"));
+    }
+
+    #[test]
+    fn precondition_failed_carries_the_current_order() {
+        let err = ApiError::PreconditionFailed {
+            current: json!({"id": "o1", "version": 3}),
+        };
+        assert_eq!(err.status(), 412);
+        assert_eq!(err.body()["order"]["version"], 3);
+        assert_eq!(err.body()["error"]["code"], "version_mismatch");
+    }
+}

@@ -1,0 +1,154 @@
+//! Change events: the one JSON shape used by SSE, polling and the PUT response, and its SSE
+//! framing. Pure code; the hub and the routes call it.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventType {
+    OrderCreated,
+    OrderUpdated,
+    OrderDeleted,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OrderCreated => "order_created",
+            Self::OrderUpdated => "order_updated",
+            Self::OrderDeleted => "order_deleted",
+        }
+    }
+}
+
+/// One committed change. `id` is the tenant's sequence number as a decimal string.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Event {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: EventType,
+    pub tenant_id: String,
+    pub order_id: String,
+    pub timestamp: String,
+    pub updated_by: String,
+    pub changes: Vec<String>,
+    pub order: Option<Value>,
+}
+
+impl Event {
+    pub fn seq(&self) -> u64 {
+        self.id.parse().unwrap_or(0)
+    }
+}
+
+/// A row of the `events` table as D1 returns it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct EventRow {
+    pub tenant_id: String,
+    pub seq: f64,
+    #[serde(rename = "type")]
+    pub kind: EventType,
+    pub order_id: String,
+    pub ts: String,
+    pub updated_by: String,
+    pub changes: String,
+    pub order_json: Option<String>,
+}
+
+impl EventRow {
+    pub fn into_event(self) -> Event {
+        Event {
+            id: (self.seq as u64).to_string(),
+            kind: self.kind,
+            tenant_id: self.tenant_id,
+            order_id: self.order_id,
+            timestamp: self.ts,
+            updated_by: self.updated_by,
+            changes: serde_json::from_str(&self.changes).unwrap_or_default(),
+            order: self
+                .order_json
+                .as_deref()
+                .and_then(|o| serde_json::from_str(o).ok()),
+        }
+    }
+}
+
+/// The first bytes of every stream: a reconnect hint and a comment, so proxies and clients see
+/// the stream is live before the first event.
+pub const SSE_PREAMBLE: &str = "retry: 3000\n: connected\n\n";
+pub const SSE_HEARTBEAT: &str = ": heartbeat\n\n";
+
+/// One SSE frame for an event: `id`, `event`, single-line `data`, blank line.
+/// serde_json never emits raw newlines (they are escaped inside strings), so `data` is one line.
+pub fn sse_frame(event: &Event) -> String {
+    let data = serde_json::to_string(event).unwrap_or_else(|_| "{}".into());
+    format!(
+        "id: {}\nevent: {}\ndata: {data}\n\n",
+        event.id,
+        event.kind.as_str()
+    )
+}
+
+/// Tells a client its resume point is gone: refetch the list and continue from `cursor`.
+pub fn sse_resync(cursor: u64) -> String {
+    format!("id: {cursor}\nevent: resync\ndata: {{\"cursor\":\"{cursor}\"}}\n\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event() -> Event {
+        Event {
+            id: "42".into(),
+            kind: EventType::OrderUpdated,
+            tenant_id: "demo".into(),
+            order_id: "o1".into(),
+            timestamp: "2026-11-24T10:00:00.000Z".into(),
+            updated_by: "florist-1".into(),
+            changes: vec!["notes".into()],
+            order: Some(json!({"notes": "line one\nline two\r\n\"quoted\" 🌹"})),
+        }
+    }
+
+    #[test]
+    fn a_frame_is_id_event_one_data_line_and_a_blank_line() {
+        let frame = sse_frame(&event());
+        let lines: Vec<&str> = frame.split('\n').collect();
+        assert_eq!(lines[0], "id: 42");
+        assert_eq!(lines[1], "event: order_updated");
+        assert!(lines[2].starts_with("data: {"));
+        assert_eq!(&lines[3..], &["", ""]);
+        let data: Event = serde_json::from_str(&lines[2]["data: ".len()..]).unwrap();
+        assert_eq!(data, event());
+    }
+
+    #[test]
+    fn the_event_json_uses_the_documented_field_names() {
+        let v = serde_json::to_value(event()).unwrap();
+        for key in [
+            "id",
+            "type",
+            "tenantId",
+            "orderId",
+            "timestamp",
+            "updatedBy",
+            "changes",
+            "order",
+        ] {
+            assert!(v.get(key).is_some(), "missing {key}");
+        }
+        assert_eq!(v["type"], "order_updated");
+    }
+
+    #[test]
+    fn resync_names_the_cursor() {
+        assert_eq!(
+            sse_resync(7),
+            "id: 7\nevent: resync\ndata: {\"cursor\":\"7\"}\n\n"
+        );
+    }
+}

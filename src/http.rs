@@ -1,0 +1,95 @@
+//! Small HTTP helpers shared by the handlers: reading JSON bodies within limits, query
+//! parameters, JSON responses, and the clock.
+
+use serde::Serialize;
+use serde_json::Value;
+use worker::{Headers, Request, Response};
+
+use crate::error::{ApiError, ApiResult};
+
+/// Largest accepted request body.
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// Milliseconds since the epoch, from the runtime's clock.
+pub fn now_millis() -> i64 {
+    worker::Date::now().as_millis() as i64
+}
+
+pub fn header(req: &Request, name: &str) -> Option<String> {
+    req.headers().get(name).ok().flatten()
+}
+
+/// Reads the raw body: 413 when it is over the limit (by `Content-Length` or by what arrives).
+pub async fn read_body(req: &mut Request) -> ApiResult<Vec<u8>> {
+    if let Some(len) = header(req, "content-length").and_then(|l| l.trim().parse::<usize>().ok()) {
+        if len > MAX_BODY {
+            return Err(ApiError::PayloadTooLarge);
+        }
+    }
+    let bytes = req
+        .bytes()
+        .await
+        .map_err(|_| ApiError::bad_request("unreadable_body", "the body could not be read"))?;
+    if bytes.len() > MAX_BODY {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    Ok(bytes)
+}
+
+/// Parses JSON bytes; a syntax error is the client's 400 with serde's position message.
+pub fn parse_json(bytes: &[u8]) -> ApiResult<Value> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::bad_request("invalid_json", format!("the body is not valid JSON: {e}"))
+    })
+}
+
+/// Reads a JSON request body: 415 unless `Content-Type` is JSON, 413 over 1 MiB, 400 if malformed.
+pub async fn json_body(req: &mut Request) -> ApiResult<Value> {
+    let content_type = header(req, "content-type").unwrap_or_default();
+    let media = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    if media != "application/json" && !media.ends_with("+json") {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let bytes = read_body(req).await?;
+    parse_json(&bytes)
+}
+
+/// Query parameters of the request URL.
+pub fn query(req: &Request) -> Vec<(String, String)> {
+    req.url()
+        .map(|u| {
+            u.query_pairs()
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn query_param(params: &[(String, String)], name: &str) -> Option<String> {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+}
+
+pub fn json_response<T: Serialize>(status: u16, body: &T) -> ApiResult<Response> {
+    Ok(Response::from_json(body)?.with_status(status))
+}
+
+pub fn with_header(mut resp: Response, name: &str, value: &str) -> ApiResult<Response> {
+    resp.headers_mut().set(name, value)?;
+    Ok(resp)
+}
+
+pub fn error_response(err: &ApiError) -> worker::Result<Response> {
+    let headers = Headers::new();
+    headers.set("content-type", "application/json")?;
+    Ok(Response::ok(err.body().to_string())?
+        .with_status(err.status())
+        .with_headers(headers))
+}

@@ -1,0 +1,404 @@
+//! The tenant hub's logic: who is subscribed, what each subscriber has seen, and which event
+//! goes out next. Pure and synchronous; `hub_do.rs` drives it with D1 reads and real streams.
+//!
+//! Guarantees:
+//! - Events go out in strictly increasing seq with no gap: an event that arrives early (seq N+2
+//!   before N+1, two writers racing) waits in `pending` while the shell fills the gap from D1.
+//! - Each subscriber gets each seq at most once: a subscriber remembers the last seq it was
+//!   sent, and the hub never sends it anything at or below that (no duplicate at the resume seam).
+//! - A subscriber whose write fails is dropped and the broadcast goes on to the others.
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+/// Where a subscriber's bytes go. `send` returns false when the client is gone.
+pub trait Sink {
+    fn send(&self, bytes: &str) -> bool;
+}
+
+pub type SubscriberId = u64;
+
+struct Subscriber<S> {
+    id: SubscriberId,
+    sink: S,
+    last_sent: u64,
+    live: bool,
+}
+
+/// What the shell must do next to move the broadcast forward.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Nothing to do.
+    Idle,
+    /// Read events with `after < seq < before` from the log and `offer` them, then call
+    /// [`Hub::gap_filled`].
+    Fill { after: u64, before: u64 },
+}
+
+pub struct Hub<S: Sink> {
+    subscribers: Vec<Subscriber<S>>,
+    /// Events offered but not yet broadcast, by seq; the frame is encoded once, shared by all.
+    pending: BTreeMap<u64, Rc<str>>,
+    /// Highest seq broadcast to live subscribers (`None` until the first subscriber goes live).
+    delivered: Option<u64>,
+    /// Highest seq known to be committed.
+    head: u64,
+    next_id: SubscriberId,
+}
+
+impl<S: Sink> Default for Hub<S> {
+    fn default() -> Self {
+        Self {
+            subscribers: Vec::new(),
+            pending: BTreeMap::new(),
+            delivered: None,
+            head: 0,
+            next_id: 1,
+        }
+    }
+}
+
+impl<S: Sink> Hub<S> {
+    pub fn subscriber_count(&self) -> usize {
+        self.subscribers.len()
+    }
+
+    pub fn last_broadcast(&self) -> u64 {
+        self.delivered.unwrap_or(0)
+    }
+
+    pub fn head(&self) -> u64 {
+        self.head
+    }
+
+    /// Records that `seq` is committed (e.g. read from the tenant row).
+    pub fn note_head(&mut self, seq: u64) {
+        self.head = self.head.max(seq);
+    }
+
+    /// Registers a subscriber that has seen everything up to `after`. It receives nothing from
+    /// broadcasts until [`Hub::go_live`] succeeds; the shell catches it up from the log first.
+    pub fn subscribe(&mut self, sink: S, after: u64) -> Option<SubscriberId> {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.subscribers.push(Subscriber {
+            id,
+            sink,
+            last_sent: after,
+            live: false,
+        });
+        // The preamble goes out at once so the client sees a live stream.
+        self.send_to(id, crate::events::SSE_PREAMBLE).then_some(id)
+    }
+
+    pub fn last_sent(&self, id: SubscriberId) -> Option<u64> {
+        self.subscribers
+            .iter()
+            .find(|s| s.id == id)
+            .map(|s| s.last_sent)
+    }
+
+    /// Sends raw bytes to one subscriber; drops it if the write fails.
+    pub fn send_to(&mut self, id: SubscriberId, bytes: &str) -> bool {
+        let Some(pos) = self.subscribers.iter().position(|s| s.id == id) else {
+            return false;
+        };
+        if self.subscribers[pos].sink.send(bytes) {
+            true
+        } else {
+            self.subscribers.swap_remove(pos);
+            false
+        }
+    }
+
+    /// Sends a replayed event from the log to one catching-up subscriber, skipping what it has.
+    pub fn replay_to(&mut self, id: SubscriberId, seq: u64, frame: &str) -> bool {
+        match self.last_sent(id) {
+            Some(last) if seq <= last => true,
+            Some(_) => {
+                let ok = self.send_to(id, frame);
+                if let Some(s) = self.subscribers.iter_mut().find(|s| s.id == id) {
+                    s.last_sent = seq;
+                }
+                ok
+            }
+            None => false,
+        }
+    }
+
+    /// Moves a subscriber past a gap it can no longer fill (its resume point was pruned or is
+    /// unknown): it is told to resync and continues from `cursor`.
+    pub fn resync(&mut self, id: SubscriberId, cursor: u64) -> bool {
+        let ok = self.send_to(id, &crate::events::sse_resync(cursor));
+        if let Some(s) = self.subscribers.iter_mut().find(|s| s.id == id) {
+            s.last_sent = s.last_sent.max(cursor);
+        }
+        ok
+    }
+
+    /// Turns a caught-up subscriber live. Returns false while it is still behind the head (the
+    /// shell must replay more from the log first). Synchronous, so no broadcast can slip between
+    /// the check and the switch.
+    pub fn go_live(&mut self, id: SubscriberId) -> bool {
+        let head = self.head;
+        let any_live = self.subscribers.iter().any(|s| s.live);
+        let Some(sub) = self.subscribers.iter_mut().find(|s| s.id == id) else {
+            return false;
+        };
+        if sub.last_sent < head {
+            return false;
+        }
+        sub.live = true;
+        if !any_live || self.delivered.is_none() {
+            self.delivered = Some(sub.last_sent);
+            self.pending.retain(|&seq, _| seq > sub.last_sent);
+        }
+        true
+    }
+
+    /// A committed event arrives (from a writer, or from a gap fill).
+    pub fn offer(&mut self, seq: u64, frame: Rc<str>) {
+        self.note_head(seq);
+        let Some(delivered) = self.delivered else {
+            return; // nobody live: catching-up subscribers read the log themselves
+        };
+        if seq > delivered {
+            self.pending.insert(seq, frame);
+        }
+    }
+
+    /// Broadcasts every pending event that is next in line; returns what the shell must do next.
+    pub fn pump(&mut self) -> Step {
+        loop {
+            let Some(delivered) = self.delivered else {
+                self.pending.clear();
+                return Step::Idle;
+            };
+            let Some((&seq, _)) = self.pending.first_key_value() else {
+                return Step::Idle;
+            };
+            if seq > delivered + 1 {
+                return Step::Fill {
+                    after: delivered,
+                    before: seq,
+                };
+            }
+            if let Some(frame) = self.pending.remove(&seq) {
+                if seq == delivered + 1 {
+                    self.broadcast(seq, &frame);
+                }
+            }
+        }
+    }
+
+    /// After a fill: if the log could not supply the missing events (pruned), live subscribers
+    /// are told to resync and the broadcast moves on, so one lost event never stalls the tenant.
+    pub fn gap_filled(&mut self, before: u64) {
+        let Some(delivered) = self.delivered else {
+            return;
+        };
+        let next_missing = delivered + 1;
+        if next_missing < before && !self.pending.contains_key(&next_missing) {
+            let cursor = before - 1;
+            let ids: Vec<SubscriberId> = self
+                .subscribers
+                .iter()
+                .filter(|s| s.live && s.last_sent < cursor)
+                .map(|s| s.id)
+                .collect();
+            for id in ids {
+                self.resync(id, cursor);
+            }
+            self.delivered = Some(cursor);
+        }
+    }
+
+    /// Sends one frame to every live subscriber that has not seen `seq`; drops the ones whose
+    /// write fails. Returns how many received it.
+    fn broadcast(&mut self, seq: u64, frame: &str) -> usize {
+        let mut delivered = 0;
+        self.subscribers.retain_mut(|s| {
+            if !s.live || s.last_sent >= seq {
+                return true;
+            }
+            if s.sink.send(frame) {
+                s.last_sent = seq;
+                delivered += 1;
+                true
+            } else {
+                false
+            }
+        });
+        self.delivered = Some(seq);
+        delivered
+    }
+
+    /// Writes a heartbeat to everyone; the failed writes are how departed clients are found.
+    /// Returns how many subscribers were dropped.
+    pub fn heartbeat(&mut self) -> usize {
+        let before = self.subscribers.len();
+        self.subscribers
+            .retain(|s| s.sink.send(crate::events::SSE_HEARTBEAT));
+        if self.subscribers.iter().all(|s| !s.live) {
+            self.delivered = None;
+        }
+        before - self.subscribers.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::{Cell, RefCell};
+
+    /// A sink that records what it was sent and can be made to fail (a departed client).
+    #[derive(Clone, Default)]
+    struct Recorder {
+        got: Rc<RefCell<Vec<String>>>,
+        gone: Rc<Cell<bool>>,
+    }
+
+    impl Sink for Recorder {
+        fn send(&self, bytes: &str) -> bool {
+            if self.gone.get() {
+                return false;
+            }
+            self.got.borrow_mut().push(bytes.to_string());
+            true
+        }
+    }
+
+    impl Recorder {
+        fn events(&self) -> Vec<String> {
+            self.got
+                .borrow()
+                .iter()
+                .filter(|b| b.starts_with("ev"))
+                .cloned()
+                .collect()
+        }
+    }
+
+    fn frame(seq: u64) -> Rc<str> {
+        Rc::from(format!("ev{seq}"))
+    }
+
+    fn live(hub: &mut Hub<Recorder>, after: u64) -> (SubscriberId, Recorder) {
+        let r = Recorder::default();
+        let id = hub.subscribe(r.clone(), after).unwrap();
+        assert!(hub.go_live(id));
+        (id, r)
+    }
+
+    #[test]
+    fn two_live_subscribers_both_get_each_event_once_in_order() {
+        let mut hub = Hub::default();
+        let (_, a) = live(&mut hub, 0);
+        let (_, b) = live(&mut hub, 0);
+        for seq in 1..=3 {
+            hub.offer(seq, frame(seq));
+            assert_eq!(hub.pump(), Step::Idle);
+        }
+        hub.offer(2, frame(2)); // a duplicate publish changes nothing
+        assert_eq!(hub.pump(), Step::Idle);
+        assert_eq!(a.events(), vec!["ev1", "ev2", "ev3"]);
+        assert_eq!(b.events(), a.events());
+        assert!(a.got.borrow()[0].starts_with("retry:"));
+    }
+
+    #[test]
+    fn an_early_event_waits_for_the_gap_to_be_filled() {
+        let mut hub = Hub::default();
+        let (_, a) = live(&mut hub, 5);
+        hub.offer(7, frame(7));
+        assert_eq!(
+            hub.pump(),
+            Step::Fill {
+                after: 5,
+                before: 7
+            }
+        );
+        assert!(a.events().is_empty());
+        hub.offer(6, frame(6)); // the fill (or the late writer) supplies 6
+        hub.gap_filled(7);
+        assert_eq!(hub.pump(), Step::Idle);
+        assert_eq!(a.events(), vec!["ev6", "ev7"]);
+    }
+
+    #[test]
+    fn an_unfillable_gap_resyncs_instead_of_stalling() {
+        let mut hub = Hub::default();
+        let (_, a) = live(&mut hub, 5);
+        hub.offer(8, frame(8));
+        assert_eq!(
+            hub.pump(),
+            Step::Fill {
+                after: 5,
+                before: 8
+            }
+        );
+        hub.gap_filled(8);
+        assert_eq!(hub.pump(), Step::Idle);
+        let got = a.got.borrow().clone();
+        assert!(got.iter().any(|f| f.contains("event: resync")));
+        assert_eq!(got.last().map(String::as_str), Some("ev8"));
+    }
+
+    #[test]
+    fn a_failed_write_drops_only_that_subscriber() {
+        let mut hub = Hub::default();
+        let (_, a) = live(&mut hub, 0);
+        let (_, b) = live(&mut hub, 0);
+        let (_, c) = live(&mut hub, 0);
+        b.gone.set(true);
+        hub.offer(1, frame(1));
+        hub.pump();
+        assert_eq!(hub.subscriber_count(), 2);
+        assert_eq!(a.events(), vec!["ev1"]);
+        assert_eq!(c.events(), vec!["ev1"]);
+    }
+
+    #[test]
+    fn heartbeats_prune_departed_clients() {
+        let mut hub = Hub::default();
+        let (_, a) = live(&mut hub, 0);
+        let (_, _b) = live(&mut hub, 0);
+        assert_eq!(hub.heartbeat(), 0);
+        a.gone.set(true);
+        assert_eq!(hub.heartbeat(), 1);
+        assert_eq!(hub.subscriber_count(), 1);
+    }
+
+    #[test]
+    fn a_catching_up_subscriber_gets_no_duplicate_or_gap_at_the_seam() {
+        let mut hub = Hub::default();
+        let (_, old) = live(&mut hub, 2);
+        // A new subscriber resumes after 2 while 3 and 4 are broadcast live.
+        let r = Recorder::default();
+        let id = hub.subscribe(r.clone(), 2).unwrap();
+        hub.offer(3, frame(3));
+        hub.pump();
+        // Its log read returned 3 only; 4 commits and is broadcast meanwhile.
+        assert!(hub.replay_to(id, 3, "ev3"));
+        hub.offer(4, frame(4));
+        hub.pump();
+        assert!(!hub.go_live(id), "still behind the head (4)");
+        // The next log read returns 3 and 4; 3 is skipped as already sent.
+        assert!(hub.replay_to(id, 3, "ev3"));
+        assert!(hub.replay_to(id, 4, "ev4"));
+        assert!(hub.go_live(id));
+        hub.offer(5, frame(5));
+        hub.pump();
+        assert_eq!(r.events(), vec!["ev3", "ev4", "ev5"]);
+        assert_eq!(old.events(), vec!["ev3", "ev4", "ev5"]);
+    }
+
+    #[test]
+    fn offers_with_nobody_live_are_not_kept() {
+        let mut hub: Hub<Recorder> = Hub::default();
+        hub.offer(1, frame(1));
+        assert_eq!(hub.pump(), Step::Idle);
+        assert_eq!(hub.head(), 1);
+        assert_eq!(hub.last_broadcast(), 0);
+    }
+}

@@ -1,0 +1,372 @@
+//! The tenant hub: one Durable Object per shop (`id_from_name(tenant)`), holding that shop's
+//! open SSE streams. The Worker forwards `subscribe` and `stats` to it and `publish`es every
+//! committed event; the ordering and bookkeeping live in [`crate::hub::Hub`].
+//!
+//! Platform facts this relies on:
+//! - A client that disconnects is only noticed when a write to its stream fails, so the
+//!   heartbeat (a Durable Object alarm every `HEARTBEAT_SECONDS`) is what prunes the dead.
+//! - An open SSE response keeps the object in memory (it cannot hibernate). If it is evicted or
+//!   restarted anyway, subscribers reconnect and resume from the D1 log by event id.
+//!   <https://developers.cloudflare.com/durable-objects/reference/in-memory-state/>
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::time::Duration;
+
+use futures::channel::mpsc::{unbounded, UnboundedSender};
+use serde_json::json;
+use worker::{durable_object, Env, Headers, Method, Request, RequestInit, Response, Result, State};
+
+use crate::api::App;
+use crate::db;
+use crate::domain::{format_timestamp, TenantId};
+use crate::error::{ApiError, ApiResult};
+use crate::events::{sse_frame, Event};
+use crate::hub::{Hub, Step, SubscriberId};
+
+/// Events read from the log per query while catching a subscriber up or filling a gap.
+const REPLAY_PAGE: u32 = 500;
+/// How often (in heartbeats, at least hourly) the hub prunes its tenant's old events.
+const PRUNE_EVERY_MS: i64 = 3_600_000;
+
+type Chunk = std::result::Result<Vec<u8>, worker::Error>;
+
+/// A subscriber's stream: the receiving half is the body of its SSE response.
+pub struct ChannelSink(UnboundedSender<Chunk>);
+
+impl crate::hub::Sink for ChannelSink {
+    fn send(&self, bytes: &str) -> bool {
+        self.0.unbounded_send(Ok(bytes.as_bytes().to_vec())).is_ok()
+    }
+}
+
+#[durable_object]
+pub struct TenantHub {
+    state: State,
+    env: Env,
+    hub: RefCell<Hub<ChannelSink>>,
+    tenant: RefCell<Option<String>>,
+    pumping: Cell<bool>,
+    alarm_armed: Cell<bool>,
+    last_prune_ms: Cell<i64>,
+}
+
+impl worker::DurableObject for TenantHub {
+    fn new(state: State, env: Env) -> Self {
+        Self {
+            state,
+            env,
+            hub: RefCell::new(Hub::default()),
+            tenant: RefCell::new(None),
+            pumping: Cell::new(false),
+            alarm_armed: Cell::new(false),
+            last_prune_ms: Cell::new(0),
+        }
+    }
+
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        let url = req.url()?;
+        let params: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let param = |name: &str| {
+            params
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        };
+        if let Some(t) = param("tenant") {
+            self.tenant.replace(Some(t));
+        }
+        let result = match url.path() {
+            "/publish" => match req.json::<Event>().await {
+                Ok(event) => self.publish(event).await,
+                Err(e) => Err(ApiError::internal(e)),
+            },
+            "/subscribe" => self.subscribe(param("resume")).await,
+            "/stats" => {
+                let hub = self.hub.borrow();
+                crate::http::json_response(
+                    200,
+                    &json!({
+                        "subscribers": hub.subscriber_count(),
+                        "lastBroadcastSeq": hub.last_broadcast().to_string(),
+                        "head": hub.head().to_string(),
+                    }),
+                )
+            }
+            _ => Err(ApiError::NotFound("no such hub route".into())),
+        };
+        match result {
+            Ok(resp) => Ok(resp),
+            Err(err) => {
+                worker::console_error!("hub: {err}");
+                crate::http::error_response(&err)
+            }
+        }
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        self.alarm_armed.set(false);
+        let dropped = self.hub.borrow_mut().heartbeat();
+        if dropped > 0 {
+            worker::console_log!("hub: pruned {dropped} departed subscriber(s)");
+        }
+        // Catch anything whose publish never arrived (a writer that failed to reach us).
+        if let Err(err) = self.repair_from_log().await {
+            worker::console_error!("hub: log check failed: {err}");
+        }
+        self.prune_if_due().await;
+        if self.hub.borrow().subscriber_count() > 0 {
+            self.arm_alarm().await;
+        }
+        Response::ok("ok")
+    }
+}
+
+impl TenantHub {
+    fn tenant(&self) -> ApiResult<String> {
+        self.tenant
+            .borrow()
+            .clone()
+            .ok_or_else(|| ApiError::internal("hub called without a tenant"))
+    }
+
+    fn heartbeat(&self) -> Duration {
+        let secs = self
+            .env
+            .var("HEARTBEAT_SECONDS")
+            .ok()
+            .and_then(|v| v.to_string().trim().parse::<u64>().ok())
+            .filter(|s| *s > 0)
+            .unwrap_or(30);
+        Duration::from_secs(secs)
+    }
+
+    async fn arm_alarm(&self) {
+        if self.alarm_armed.replace(true) {
+            return;
+        }
+        if let Err(err) = self.state.storage().set_alarm(self.heartbeat()).await {
+            self.alarm_armed.set(false);
+            worker::console_error!("hub: could not set the heartbeat alarm: {err}");
+        }
+    }
+
+    async fn publish(&self, event: Event) -> ApiResult<Response> {
+        let seq = event.seq();
+        self.hub
+            .borrow_mut()
+            .offer(seq, Rc::from(sse_frame(&event)));
+        self.drive().await;
+        crate::http::json_response(200, &json!({ "accepted": seq.to_string() }))
+    }
+
+    /// Broadcasts what is ready and fills gaps from the log. Only one drive runs at a time;
+    /// events offered meanwhile are picked up by the running one before it stops.
+    async fn drive(&self) {
+        if self.pumping.replace(true) {
+            return;
+        }
+        loop {
+            let step = self.hub.borrow_mut().pump();
+            let Step::Fill { after, before } = step else {
+                break;
+            };
+            match self.read_log(after, before - 1).await {
+                Ok(events) => {
+                    let mut hub = self.hub.borrow_mut();
+                    for event in &events {
+                        hub.offer(event.seq(), Rc::from(sse_frame(event)));
+                    }
+                }
+                Err(err) => worker::console_error!("hub: gap fill failed: {err}"),
+            }
+            self.hub.borrow_mut().gap_filled(before);
+        }
+        self.pumping.set(false);
+    }
+
+    async fn read_log(&self, after: u64, until: u64) -> ApiResult<Vec<Event>> {
+        let db = self.env.d1("DB")?;
+        db::events_between(&db, &self.tenant()?, after, until, REPLAY_PAGE).await
+    }
+
+    async fn repair_from_log(&self) -> ApiResult<()> {
+        if self.hub.borrow().subscriber_count() == 0 {
+            return Ok(());
+        }
+        let db = self.env.d1("DB")?;
+        let head = db::head(&db, &self.tenant()?).await?;
+        let (delivered, known) = {
+            let hub = self.hub.borrow();
+            (hub.last_broadcast(), hub.head())
+        };
+        if head > delivered && head > known {
+            let events = self.read_log(delivered, head).await?;
+            let mut hub = self.hub.borrow_mut();
+            for event in &events {
+                hub.offer(event.seq(), Rc::from(sse_frame(event)));
+            }
+        }
+        self.drive().await;
+        Ok(())
+    }
+
+    async fn prune_if_due(&self) {
+        let now = crate::http::now_millis();
+        if now - self.last_prune_ms.get() < PRUNE_EVERY_MS {
+            return;
+        }
+        self.last_prune_ms.set(now);
+        let days = self
+            .env
+            .var("EVENT_RETENTION_DAYS")
+            .ok()
+            .and_then(|v| v.to_string().trim().parse::<i64>().ok())
+            .unwrap_or(7);
+        let before = format_timestamp(now - days * 86_400_000);
+        let result = async {
+            let db = self.env.d1("DB")?;
+            db::prune_events(&db, Some(&self.tenant()?), &before).await
+        }
+        .await;
+        if let Err(err) = result {
+            worker::console_error!("hub: pruning failed: {err}");
+        }
+    }
+
+    /// Opens a stream: replays from the log after the resume id (or starts at the head), then
+    /// turns the subscriber live with no gap and no duplicate at the seam.
+    async fn subscribe(&self, resume: Option<String>) -> ApiResult<Response> {
+        let tenant = self.tenant()?;
+        let db = self.env.d1("DB")?;
+        let head = db::head(&db, &tenant).await?;
+        self.hub.borrow_mut().note_head(head);
+
+        let (tx, rx) = unbounded::<Chunk>();
+        let resume_at = resume.as_deref().map(|r| r.trim().parse::<u64>().ok());
+        let start = match resume_at {
+            None => head.max(self.hub.borrow().head()),
+            Some(Some(id)) => id,
+            Some(None) => 0,
+        };
+        let id = self
+            .hub
+            .borrow_mut()
+            .subscribe(ChannelSink(tx), start)
+            .ok_or_else(|| ApiError::internal("new subscriber's stream closed at once"))?;
+
+        if let Some(requested) = resume_at {
+            let oldest = db::oldest_seq(&db, &tenant).await?;
+            let replayable = match requested {
+                Some(r) if r == head => true,
+                Some(r) if r > head => false, // an id we never issued
+                Some(r) => oldest.is_some_and(|o| o <= r + 1),
+                None => false,
+            };
+            if !replayable {
+                self.hub.borrow_mut().resync(id, head);
+            }
+        }
+        self.catch_up(id).await?;
+        self.arm_alarm().await;
+
+        let headers = Headers::new();
+        headers.set("content-type", "text/event-stream; charset=utf-8")?;
+        headers.set("cache-control", "no-cache, no-transform")?;
+        headers.set("x-accel-buffering", "no")?;
+        headers.set("content-encoding", "identity")?;
+        Ok(Response::from_stream(rx)?.with_headers(headers))
+    }
+
+    async fn catch_up(&self, id: SubscriberId) -> ApiResult<()> {
+        loop {
+            if self.hub.borrow_mut().go_live(id) {
+                return Ok(());
+            }
+            let Some(last) = self.hub.borrow().last_sent(id) else {
+                return Ok(()); // it left while we were reading
+            };
+            let until = self.hub.borrow().head();
+            let events = self.read_log(last, until).await?;
+            let mut hub = self.hub.borrow_mut();
+            if events.is_empty() {
+                // The log cannot supply what the head promises (pruned meanwhile).
+                hub.resync(id, until);
+                continue;
+            }
+            for event in &events {
+                hub.replay_to(id, event.seq(), &sse_frame(event));
+            }
+        }
+    }
+}
+
+fn hub_url(path: &str, tenant: &TenantId, extra: &[(&str, &str)]) -> String {
+    let mut url = format!("https://hub{path}?tenant={tenant}");
+    for (k, v) in extra {
+        url.push('&');
+        url.push_str(k);
+        url.push('=');
+        url.push_str(&urlencode(v));
+    }
+    url
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn stub(app: &App, tenant: &TenantId) -> ApiResult<worker::Stub> {
+    Ok(app
+        .env
+        .durable_object("TENANT_HUB")?
+        .id_from_name(tenant.as_str())?
+        .get_stub()?)
+}
+
+/// Hands a committed event to the tenant's hub. The event is already durable in D1, so a
+/// failure here only delays delivery (the hub fills the gap from the log); it is logged, and
+/// the client's request still succeeds.
+pub async fn publish(app: &App, tenant: &TenantId, event: &Event) {
+    let result: ApiResult<()> = async {
+        let body = serde_json::to_string(event)?;
+        let mut init = RequestInit::new();
+        init.with_method(Method::Post).with_body(Some(body.into()));
+        let req = Request::new_with_init(&hub_url("/publish", tenant, &[]), &init)?;
+        stub(app, tenant)?.fetch_with_request(req).await?;
+        Ok(())
+    }
+    .await;
+    if let Err(err) = result {
+        worker::console_error!("publish of event {} failed: {err}", event.id);
+    }
+}
+
+/// Opens the tenant's stream for an authenticated caller.
+pub async fn subscribe(
+    app: &App,
+    tenant: &TenantId,
+    resume: Option<String>,
+) -> ApiResult<Response> {
+    let url = match &resume {
+        Some(r) => hub_url("/subscribe", tenant, &[("resume", r)]),
+        None => hub_url("/subscribe", tenant, &[]),
+    };
+    Ok(stub(app, tenant)?.fetch_with_str(&url).await?)
+}
+
+pub async fn stats(app: &App, tenant: &TenantId) -> ApiResult<Response> {
+    Ok(stub(app, tenant)?
+        .fetch_with_str(&hub_url("/stats", tenant, &[]))
+        .await?)
+}

@@ -1,0 +1,88 @@
+//! The live order board backend for florist shops: a Cloudflare Worker (Rust → Wasm).
+//!
+//! Map of the modules:
+//! - Shell (runtime code, thin):
+//!   - [`api`]: the `#[event(fetch)]` routes: admin, orders, polling, realtime entry points.
+//!   - [`webhook`]: `POST /api/webhooks/shopify`.
+//!   - [`hub_do`]: the per-tenant Durable Object holding the SSE subscribers.
+//!   - [`db`]: every D1 statement; each change is one atomic batch (order + seq + event).
+//!   - [`http`]: body limits, JSON responses, the clock.
+//! - Core (pure, unit-tested natively):
+//!   - [`domain`]: tenant ids, the order, its status machine, validation of create/update bodies.
+//!   - [`auth`]: HS256 tokens, roles, tenant scoping.
+//!   - [`events`]: the event JSON and its SSE framing.
+//!   - [`hub`]: subscriber bookkeeping and in-order, gap-free, duplicate-free broadcast.
+//!   - [`shopify`]: webhook HMAC, payload mapping, the stale-safe update decision.
+//!   - [`cursor`]: the opaque list cursor.
+//!   - [`error`]: the one error type and its JSON body.
+
+pub mod api;
+pub mod auth;
+pub mod cursor;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod events;
+pub mod http;
+pub mod hub;
+pub mod hub_do;
+pub mod shopify;
+pub mod webhook;
+
+use worker::{event, Context, Env, Request, Response};
+
+use crate::error::{ApiError, ApiResult};
+
+/// A random (v4) UUID from the runtime's CSPRNG.
+pub fn new_id() -> ApiResult<String> {
+    let mut bytes = [0u8; 16];
+    getrandom::getrandom(&mut bytes).map_err(|e| ApiError::internal(format!("random: {e}")))?;
+    Ok(uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .to_string())
+}
+
+#[event(start)]
+fn start() {
+    console_error_panic_hook::set_once();
+}
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+    if req.method() == worker::Method::Options {
+        return cors(Response::empty()?.with_status(204));
+    }
+    let method = req.method();
+    let path = req.path();
+    let app = api::App {
+        env,
+        now_ms: http::now_millis(),
+    };
+    let resp = match api::route(req, &app).await {
+        Ok(resp) => resp,
+        Err(err) => {
+            if let ApiError::Internal(cause) = &err {
+                worker::console_error!("{method:?} {path}: {cause}");
+            }
+            http::error_response(&err)?
+        }
+    };
+    cors(resp)
+}
+
+/// Tokens travel in headers, never cookies, so any origin may call the API (a shop's own admin
+/// app, the TypeScript client on another host).
+fn cors(mut resp: Response) -> worker::Result<Response> {
+    let h = resp.headers_mut();
+    h.set("access-control-allow-origin", "*")?;
+    h.set(
+        "access-control-allow-methods",
+        "GET, POST, PUT, DELETE, OPTIONS",
+    )?;
+    h.set(
+        "access-control-allow-headers",
+        "authorization, content-type, if-match, last-event-id",
+    )?;
+    h.set("access-control-expose-headers", "etag, location")?;
+    Ok(resp)
+}
