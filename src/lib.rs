@@ -29,7 +29,7 @@ pub mod hub_do;
 pub mod shopify;
 pub mod webhook;
 
-use worker::{event, Context, Env, Request, Response};
+use worker::{event, Context, Env, Headers, Request, Response};
 
 use crate::error::{ApiError, ApiResult};
 
@@ -72,8 +72,12 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
 
 /// Tokens travel in headers, never cookies, so any origin may call the API (a shop's own admin
 /// app, the TypeScript client on another host).
-fn cors(mut resp: Response) -> worker::Result<Response> {
-    let h = resp.headers_mut();
+fn cors(resp: Response) -> worker::Result<Response> {
+    // A response fetched from the Durable Object has immutable headers: copy them.
+    let h = Headers::new();
+    for (name, value) in resp.headers().entries() {
+        h.append(&name, &value)?;
+    }
     h.set("access-control-allow-origin", "*")?;
     h.set(
         "access-control-allow-methods",
@@ -84,5 +88,5 @@ fn cors(mut resp: Response) -> worker::Result<Response> {
         "authorization, content-type, if-match, last-event-id",
     )?;
     h.set("access-control-expose-headers", "etag, location")?;
-    Ok(resp)
+    Ok(resp.with_headers(h))
 }
