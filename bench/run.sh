@@ -7,6 +7,8 @@
 #   --only X      run one side only (the report then has "—" for the other)
 # Environment:
 #   BENCH_KEEP=1  keep the temporary directory (wrangler logs, persisted state, raw JSON)
+#   BENCH_RUST_CONFIG=FILE  another wrangler config for the Rust side (default: ./wrangler.toml),
+#                 e.g. to try a configuration change without editing the real one
 #
 # Prerequisite: `make build` has produced build/worker/shim.mjs (this script builds only the
 # load generator). Traffic goes to 127.0.0.1 only; every server this script starts is stopped on
@@ -75,8 +77,19 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo "bench: interrupted" >&2; exit 130' INT TERM
 
-# Watchdog: the whole run stays under LIMIT_S seconds.
-( sleep "$LIMIT_S"; echo "bench: time limit of ${LIMIT_S}s reached, stopping" >&2; kill -TERM $$ ) &
+# Watchdog: the whole run stays under LIMIT_S seconds. It signals this shell and its direct
+# children (the load generator or wrangler of the moment); cleanup() then stops the rest. It owns
+# its sleep and ends it when cleanup() stops the watchdog, so no stray process holds our stdout.
+MAIN_PID=$$
+(
+  sleep "$LIMIT_S" </dev/null >/dev/null 2>&1 &
+  s=$!
+  trap 'kill "$s" 2>/dev/null; exit 0' TERM
+  wait "$s"
+  echo "bench: time limit of ${LIMIT_S}s reached, stopping" >&2
+  kill -TERM "$MAIN_PID" 2>/dev/null
+  pkill -TERM -P "$MAIN_PID" 2>/dev/null
+) &
 WATCHDOG_PID=$!
 
 # Many sockets: 5,000 subscribers on each side of loopback.
@@ -142,8 +155,12 @@ SQL
 
 # --- one side ---------------------------------------------------------------------------------
 run_side() { # $1 = rust|js
-  local side=$1 cfgdir dir port start_ns proxy runtime all
-  if [ "$side" = rust ]; then cfgdir="$ROOT"; else cfgdir="$BENCH/baseline-js"; fi
+  local side=$1 cfgdir cfg dir port start_ns proxy runtime all
+  if [ "$side" = rust ]; then
+    cfgdir="$ROOT"; cfg="${BENCH_RUST_CONFIG:-$ROOT/wrangler.toml}"
+  else
+    cfgdir="$BENCH/baseline-js"; cfg="$cfgdir/wrangler.toml"
+  fi
   dir="$WORK/$side"
   mkdir -p "$dir/state"
   local admin secret
@@ -152,18 +169,18 @@ run_side() { # $1 = rust|js
   printf 'ADMIN_TOKEN=%s\nAUTH_SECRET=%s\nSHOPIFY_WEBHOOK_SECRET=bench-unused\n' "$admin" "$secret" > "$dir/env"
 
   log "$side: migrations and seed (1,000 and 100,000 orders)"
-  (cd "$cfgdir" && "$WRANGLER" d1 migrations apply DB --local --persist-to "$dir/state" \
+  (cd "$cfgdir" && timeout 120 "$WRANGLER" d1 migrations apply DB --config "$cfg" --local --persist-to "$dir/state" \
       </dev/null >"$dir/migrate.log" 2>&1) || { cat "$dir/migrate.log" >&2; return 1; }
   seed_sql "$side" > "$dir/seed.sql"
   local t0=$SECONDS
-  (cd "$cfgdir" && "$WRANGLER" d1 execute DB --local --persist-to "$dir/state" --file "$dir/seed.sql" \
+  (cd "$cfgdir" && timeout 180 "$WRANGLER" d1 execute DB --config "$cfg" --local --persist-to "$dir/state" --file "$dir/seed.sql" \
       </dev/null >"$dir/seed.log" 2>&1) || { cat "$dir/seed.log" >&2; return 1; }
   echo "seeded in $(( SECONDS - t0 )) s" >&2
 
   port=$(free_port 18800)
   log "$side: wrangler dev on 127.0.0.1:$port"
   start_ns=$(date +%s%N)
-  (cd "$cfgdir" && exec node --no-warnings --experimental-vm-modules "$WRANGLER_JS" dev --local \
+  (cd "$cfgdir" && exec node --no-warnings --experimental-vm-modules "$WRANGLER_JS" dev --config "$cfg" --local \
       --ip 127.0.0.1 --port "$port" --show-interactive-dev-session=false \
       --persist-to "$dir/state" --env-file "$dir/env" --log-level warn \
       </dev/null >"$dir/dev.log" 2>&1) &
@@ -182,8 +199,8 @@ run_side() { # $1 = rust|js
   echo "workerd: proxy pid $proxy, runtime pid $runtime" >&2
 
   log "$side: load generator"
-  "$LOADGEN" --base-url "http://127.0.0.1:$port" --admin-token "$admin" --label "$side" \
-    --out "$dir/result.json" --runtime-pid "$runtime" --proxy-pid "$proxy" \
+  timeout 300 "$LOADGEN" --base-url "http://127.0.0.1:$port" --admin-token "$admin" --label "$side" \
+    --out "$dir/result.json" --runtime-pid "$runtime" --proxy-pid "$proxy" --wrangler-pid "$SERVER_PID" \
     --poll-tenant 1000:bench-poll-1k --poll-tenant 100000:bench-poll-100k "${QUICK[@]}"
   cp "$dir/result.json" "$RESULTS/$side.json"
   stop_server

@@ -89,6 +89,7 @@ before(async () => {
   tokenA = await mint("florist-a");
   tokenB = await mint("florist-b");
   order = await createOrder(tokenA, {
+    orderNumber: "#1001",
     customerName: "Ada Lovelace",
     deliveryDate: "2026-11-25",
     items: [{ title: "Pink roses", quantity: 12 }],
@@ -212,8 +213,9 @@ test("screenshots of the board (SCREENSHOTS=1)", { skip: !SCREENSHOTS }, async (
     ["Donald Knuth", "2026-11-24", [["Mixed bouquet", 1]], "delivered", "florist-a"],
   ];
   const walk = { in_progress: ["in_progress"], ready: ["in_progress", "ready"], delivered: ["in_progress", "ready", "delivered"] };
-  for (const [customerName, deliveryDate, items, status, assignedTo] of samples) {
+  for (const [i, [customerName, deliveryDate, items, status, assignedTo]] of samples.entries()) {
     const created = await createOrder(tokenB, {
+      orderNumber: `#${1002 + i}`,
       customerName,
       deliveryDate,
       items: items.map(([title, quantity]) => ({ title, quantity })),
@@ -226,6 +228,7 @@ test("screenshots of the board (SCREENSHOTS=1)", { skip: !SCREENSHOTS }, async (
   await expectText(connection(pageA), "Live", 5000);
   await pageA.getByTestId("order").nth(6).waitFor({ timeout: 5000 });
   const last = await createOrder(tokenB, {
+    orderNumber: "#1008",
     customerName: "Ada Lovelace",
     items: [{ title: "Pink roses", quantity: 24 }],
     cardMessage: "With love",

@@ -314,8 +314,14 @@ async fn prune_events(req: &mut Request, app: &App) -> ApiResult<Response> {
             ApiError::bad_request("invalid_field", "olderThanSeconds must be a whole number")
         })?,
     };
+    let tenant = match body.get("tenantId") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(t)) => Some(TenantId::parse(t)?),
+        Some(_) => return Err(ApiError::bad_request("invalid_field", "tenantId must be a string")),
+    };
     let before = format_timestamp(app.now_ms - (older_than as i64) * 1000);
-    let deleted = db::prune_events(&app.db()?, None, &before).await?;
+    let deleted =
+        db::prune_events(&app.db()?, tenant.as_ref().map(TenantId::as_str), &before).await?;
     json_response(200, &json!({ "deleted": deleted, "before": before }))
 }
 

@@ -135,6 +135,39 @@ async fn wait_ready(a: Args) -> Res<()> {
 }
 
 // ------------------------------------------------------------------------------------------------
+// CPU accounting of the server processes (utime + stime from /proc, clock ticks of 10 ms)
+
+#[derive(Clone, Default)]
+struct Cpu {
+    pids: Vec<(&'static str, u32)>,
+}
+
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the ")" that closes the command name: state is field 3, utime 14, stime 15.
+    let rest = &s[s.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+}
+
+impl Cpu {
+    fn snapshot(&self) -> Vec<Option<u64>> {
+        self.pids.iter().map(|(_, p)| cpu_ticks(*p)).collect()
+    }
+    /// CPU milliseconds used by each process since `before`, plus the wall time.
+    fn since(&self, before: &[Option<u64>], wall: Duration) -> Value {
+        let mut m = serde_json::Map::new();
+        for ((name, pid), b) in self.pids.iter().zip(before) {
+            if let (Some(b), Some(a)) = (b, cpu_ticks(*pid)) {
+                m.insert(format!("{name}Ms"), json!((a - b) * 10));
+            }
+        }
+        m.insert("wallMs".into(), json!(ms(wall).round()));
+        Value::Object(m)
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
 // API helpers
 
 struct Api {
@@ -270,10 +303,13 @@ struct Fanout {
     latency_ms: Summary,
     put_latency_ms: Summary,
     connect_ms: f64,
+    subscriber_errors: usize,
+    /// CPU used by the server processes during the measured PUTs.
+    cpu: Value,
     first_error: Option<String>,
 }
 
-async fn fanout(api: &Api, n: usize, puts: usize) -> Res<Fanout> {
+async fn fanout(api: &Api, cpu: &Cpu, n: usize, puts: usize) -> Res<Fanout> {
     let mut c = Client::new(&api.t);
     let (tenant, tok, orders) = api.setup(&mut c, &format!("fan{n}"), 1).await?;
     let order = &orders[0];
@@ -295,6 +331,7 @@ async fn fanout(api: &Api, n: usize, puts: usize) -> Res<Fanout> {
     let gap = Duration::from_millis(if n >= 1000 { 30 } else { 10 });
     let mut sent = HashMap::new();
     let mut put_lat = Vec::new();
+    let (cpu0, wall0) = (cpu.snapshot(), Instant::now());
     for _ in 0..puts {
         let t0 = Instant::now();
         let seq = api.put_note(&mut c, &tenant, &tok, order).await?;
@@ -303,10 +340,14 @@ async fn fanout(api: &Api, n: usize, puts: usize) -> Res<Fanout> {
         g.wait_seen(seq, Duration::from_secs(10)).await;
         tokio::time::sleep(gap).await;
     }
+    let cpu_used = cpu.since(&cpu0, wall0.elapsed());
     let first_error = g.first_error.lock().unwrap().clone();
     let outs = g.close().await;
+    let subscriber_errors = outs.iter().filter(|o| o.error.is_some()).count();
     let (samples, delivered) = fanout_samples(&outs, &sent);
     Ok(Fanout {
+        subscriber_errors,
+        cpu: cpu_used,
         subscribers: n,
         connected,
         puts,
@@ -339,11 +380,16 @@ struct Sustained {
     drain_ms: f64,
     event_latency_ms: Summary,
     put_latency_ms: Summary,
+    /// CPU used by the server processes from the first PUT until every event was delivered.
+    cpu: Value,
+    runtime_cpu_ms_per_update: Option<f64>,
     first_error: Option<String>,
 }
 
-async fn sustained(api: &Api, subs: usize, writers: usize, secs: f64) -> Res<Sustained> {
-    let n_orders = 32;
+async fn sustained(api: &Api, cpu: &Cpu, subs: usize, writers: usize, secs: f64) -> Res<Sustained> {
+    // Two orders per writer, never shared: the rate measured is the write path's, not how an
+    // implementation resolves two writers racing on one order (Rust retries, JS overwrites).
+    let n_orders = writers * 2;
     let mut c = Client::new(&api.t);
     let (tenant, tok, orders) = api.setup(&mut c, "sus", n_orders).await?;
     let mut g = Group::new(&api.t, api.sse_path(&tenant, &tok), subs, true);
@@ -353,6 +399,7 @@ async fn sustained(api: &Api, subs: usize, writers: usize, secs: f64) -> Res<Sus
     let orders = Arc::new(orders);
     let tenant = Arc::new(tenant);
     let tok = Arc::new(tok);
+    let cpu0 = cpu.snapshot();
     let start = Instant::now();
     let deadline = start + Duration::from_secs_f64(secs);
     let mut hs = Vec::new();
@@ -365,10 +412,10 @@ async fn sustained(api: &Api, subs: usize, writers: usize, secs: f64) -> Res<Sus
             let mut sent: Vec<(u64, Instant, f64)> = Vec::new();
             let mut errors = 0usize;
             let mut first_err = None;
-            let mut i = w;
+            let mut i = 0usize;
             while Instant::now() < deadline {
-                let order = &orders[i % orders.len()];
-                i += writers;
+                let order = &orders[w * 2 + (i % 2)];
+                i += 1;
                 let t0 = Instant::now();
                 match api2.put_note(&mut c, &tenant, &tok, order).await {
                     Ok(seq) => sent.push((seq, t0, ms(t0.elapsed()))),
@@ -405,6 +452,7 @@ async fn sustained(api: &Api, subs: usize, writers: usize, secs: f64) -> Res<Sus
     let t_drain = Instant::now();
     g.wait_seen(max_seq, Duration::from_secs(20)).await;
     let drain_ms = ms(t_drain.elapsed());
+    let cpu_used = cpu.since(&cpu0, start.elapsed());
     tokio::time::sleep(Duration::from_millis(300)).await;
     if first_error.is_none() {
         first_error = g.first_error.lock().unwrap().clone();
@@ -413,7 +461,13 @@ async fn sustained(api: &Api, subs: usize, writers: usize, secs: f64) -> Res<Sus
     let (samples, delivered) = fanout_samples(&outs, &sent);
     let updates = sent.len();
     let expected = updates * connected;
+    let per_update = cpu_used["runtimeMs"]
+        .as_f64()
+        .filter(|_| updates > 0)
+        .map(|c| (c / updates as f64 * 100.0).round() / 100.0);
     Ok(Sustained {
+        cpu: cpu_used,
+        runtime_cpu_ms_per_update: per_update,
         subscribers: subs,
         connected,
         writers,
@@ -471,7 +525,7 @@ struct Capacity {
     first_error: Option<String>,
 }
 
-async fn capacity(api: &Api, target: usize, step: usize, runtime_pid: Option<u32>, proxy_pid: Option<u32>) -> Res<Capacity> {
+async fn capacity(api: &Api, cpu: &Cpu, target: usize, step: usize, runtime_pid: Option<u32>, proxy_pid: Option<u32>) -> Res<Capacity> {
     let mut c = Client::new(&api.t);
     let (tenant, tok, orders) = api.setup(&mut c, "cap", 1).await?;
     let mut g = Group::new(&api.t, api.sse_path(&tenant, &tok), target + 1, false);
@@ -522,6 +576,7 @@ async fn capacity(api: &Api, target: usize, step: usize, runtime_pid: Option<u32
     };
     // Does the tenant still deliver to all of them? One PUT, wait for every subscriber.
     let broadcast = async {
+        let cpu0 = cpu.snapshot();
         let t0 = Instant::now();
         let seq = api.put_note(&mut c, &tenant, &tok, &orders[0]).await?;
         let put_ms = ms(t0.elapsed());
@@ -530,6 +585,7 @@ async fn capacity(api: &Api, target: usize, step: usize, runtime_pid: Option<u32
         Ok::<Value, Box<dyn std::error::Error + Send + Sync>>(json!({
             "subscribers": g.len(), "missing": missing,
             "putMs": (put_ms * 10.0).round() / 10.0, "allDeliveredMs": (all_ms * 10.0).round() / 10.0,
+            "cpu": cpu.since(&cpu0, t0.elapsed()),
         }))
     }
     .await;
@@ -627,6 +683,13 @@ async fn run(a: Args) -> Res<()> {
         .collect();
     let runtime_pid: Option<u32> = a.get("runtime-pid").and_then(|s| s.parse().ok());
     let proxy_pid: Option<u32> = a.get("proxy-pid").and_then(|s| s.parse().ok());
+    let node_pid: Option<u32> = a.get("wrangler-pid").and_then(|s| s.parse().ok());
+    let mut cpu = Cpu::default();
+    for (name, pid) in [("runtime", runtime_pid), ("proxy", proxy_pid), ("wrangler", node_pid)] {
+        if let Some(p) = pid {
+            cpu.pids.push((name, p));
+        }
+    }
     let max_subs: usize = a.num("max-subscribers", if quick { 1000 } else { 5000 })?;
     let writers: usize = a.num("writers", 16)?;
     let secs: f64 = a.num("sustained-seconds", if quick { 3.0 } else { 10.0 })?;
@@ -644,7 +707,7 @@ async fn run(a: Args) -> Res<()> {
         for (n, puts) in [(1usize, 300usize), (100, 100), (1000, 40)] {
             let puts = if quick { (puts / 5).max(10) } else { puts };
             eprintln!("[{label}] fan-out: {n} subscriber(s), {puts} PUTs");
-            let r = as_value(fanout(&api, n, puts).await);
+            let r = as_value(fanout(&api, &cpu, n, puts).await);
             eprintln!("[{label}]   -> {}", brief(&r, "latencyMs"));
             f.insert(n.to_string(), r);
         }
@@ -652,8 +715,8 @@ async fn run(a: Args) -> Res<()> {
     }
     if only.iter().any(|s| s == "sustained") {
         eprintln!("[{label}] sustained: 100 subscribers, {writers} writers, {secs} s");
-        let r = as_value(sustained(&api, 100, writers, secs).await);
-        eprintln!("[{label}]   -> {} updates/s, delivery {}", r["updatesPerSec"], r["deliveryRatio"]);
+        let r = as_value(sustained(&api, &cpu, 100, writers, secs).await);
+        eprintln!("[{label}]   -> {} updates/s, delivery {}, cpu {}", r["updatesPerSec"], r["deliveryRatio"], r["cpu"]);
         res.insert("sustained".into(), r);
     }
     if only.iter().any(|s| s == "poll") {
@@ -672,7 +735,7 @@ async fn run(a: Args) -> Res<()> {
     if only.iter().any(|s| s == "capacity") {
         let step = if quick { 250 } else { 500 };
         eprintln!("[{label}] capacity: ramp to {max_subs} in steps of {step}");
-        let r = as_value(capacity(&api, max_subs, step, runtime_pid, proxy_pid).await);
+        let r = as_value(capacity(&api, &cpu, max_subs, step, runtime_pid, proxy_pid).await);
         eprintln!("[{label}]   -> held {}, {} B/subscriber (runtime)", r["held"], r["runtimeBytesPerSubscriber"]);
         res.insert("capacity".into(), r);
     }

@@ -131,6 +131,45 @@ pub fn run(a: Args) -> Res<()> {
             _ => None,
         })),
     ]);
+    let per = |v: &Value, key: &str, n: &Value| -> Option<f64> {
+        match (f(&v["cpu"][key]), f(n)) {
+            (Some(c), Some(n)) if n > 0.0 => Some(c / n),
+            _ => None,
+        }
+    };
+    let cpu_row = |v: &Value, n: &Value| {
+        if v.is_null() || v.get("error").is_some() {
+            return "—".into();
+        }
+        format!("{} / {} / {}", r2(per(v, "runtimeMs", n)), r2(per(v, "proxyMs", n)),
+            r2(per(v, "wranglerMs", n)))
+    };
+    let cpu_ratio = ratio(
+        &json!(per(rs, "runtimeMs", &rs["updates"])),
+        &json!(per(jsu, "runtimeMs", &jsu["updates"])),
+    );
+    ratios.insert("sustainedRuntimeCpuPerUpdate".into(), round(cpu_ratio));
+    rows.push([
+        "   server CPU ms per update: Worker runtime / wrangler proxy / wrangler node".into(),
+        cpu_row(rs, &rs["updates"]),
+        cpu_row(jsu, &jsu["updates"]),
+        format!("{} (runtime)", r2(cpu_ratio)),
+        String::new(),
+    ]);
+    let rf = &rust["fanout"]["1000"];
+    let jf = &js["fanout"]["1000"];
+    let fcpu = ratio(
+        &json!(per(rf, "runtimeMs", &rf["puts"])),
+        &json!(per(jf, "runtimeMs", &jf["puts"])),
+    );
+    ratios.insert("fanout1000RuntimeCpuPerPut".into(), round(fcpu));
+    rows.push([
+        "   server CPU ms per PUT to 1,000 subscribers (runtime / proxy / node)".into(),
+        cpu_row(rf, &rf["puts"]),
+        cpu_row(jf, &jf["puts"]),
+        format!("{} (runtime)", r2(fcpu)),
+        String::new(),
+    ]);
     let el50 = ratio(&rs["eventLatencyMs"]["p50"], &jsu["eventLatencyMs"]["p50"]);
     let el99 = ratio(&rs["eventLatencyMs"]["p99"], &jsu["eventLatencyMs"]["p99"]);
     ratios.insert("sustainedEventLatencyP50".into(), round(el50));

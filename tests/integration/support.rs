@@ -1,0 +1,586 @@
+//! Test support: starts the built Worker under `wrangler dev` (own ports, throwaway state),
+//! a tiny HTTP/1.1 client, and an SSE reader whose socket a test can cut like a closed laptop.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use florist_board::auth::{sign, Claims};
+use florist_board::domain::Role;
+use serde_json::{json, Value};
+
+pub const HEARTBEAT_SECONDS: u64 = 1;
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// The Worker under `wrangler dev`.
+pub struct Server {
+    child: Option<Child>,
+    pub port: u16,
+    inspector_port: u16,
+    pub state: PathBuf,
+    pub admin_token: String,
+    pub auth_secret: String,
+    pub webhook_secret: String,
+}
+
+impl Server {
+    pub fn start() -> Server {
+        let nonce = format!("{}", std::process::id());
+        let state = std::env::temp_dir().join(format!("florist-it-{nonce}"));
+        let _ = std::fs::remove_dir_all(&state);
+        std::fs::create_dir_all(&state).expect("state dir");
+        let mut server = Server {
+            child: None,
+            port: free_port(),
+            inspector_port: free_port(),
+            state,
+            admin_token: format!("it-admin-{nonce}"),
+            auth_secret: format!("it-auth-secret-{nonce}"),
+            webhook_secret: format!("it-shopify-secret-{nonce}"),
+        };
+        let status = Command::new("node_modules/.bin/wrangler")
+            .args(["d1", "migrations", "apply", "DB", "--local", "--persist-to"])
+            .arg(&server.state)
+            .env("WRANGLER_SEND_METRICS", "false")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("wrangler d1 migrations apply");
+        assert!(status.success(), "migrations failed");
+        server.spawn();
+        server
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.state.join("wrangler.log"))
+            .expect("log file");
+        let child = Command::new("node_modules/.bin/wrangler")
+            .args(["dev", "--local", "--ip", "127.0.0.1", "--port"])
+            .arg(self.port.to_string())
+            .arg("--inspector-port")
+            .arg(self.inspector_port.to_string())
+            .arg("--persist-to")
+            .arg(&self.state)
+            .args(["--show-interactive-dev-session=false", "--var"])
+            .arg(format!("ADMIN_TOKEN:{}", self.admin_token))
+            .arg("--var")
+            .arg(format!("AUTH_SECRET:{}", self.auth_secret))
+            .arg("--var")
+            .arg(format!("SHOPIFY_WEBHOOK_SECRET:{}", self.webhook_secret))
+            .arg("--var")
+            .arg(format!("HEARTBEAT_SECONDS:{HEARTBEAT_SECONDS}"))
+            .env("WRANGLER_SEND_METRICS", "false")
+            .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn wrangler dev");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while Instant::now() < deadline {
+            if let Ok(resp) = self.client().request("GET", "/api/health", None, &[], None) {
+                if resp.status == 200 {
+                    return;
+                }
+            }
+            thread::sleep(Duration::from_millis(200));
+        }
+        panic!("the Worker did not answer /api/health within 90 s; see {:?}", self.state);
+    }
+
+    /// Stops the Worker cleanly (TERM lets workerd flush the local D1).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                thread::sleep(Duration::from_millis(100));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+
+    pub fn client(&self) -> Client {
+        Client {
+            port: self.port,
+            admin_token: self.admin_token.clone(),
+            auth_secret: self.auth_secret.clone(),
+            webhook_secret: self.webhook_secret.clone(),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.state);
+    }
+}
+
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn error_code(&self) -> String {
+        self.json()["error"]["code"]
+            .as_str()
+            .unwrap_or("<none>")
+            .to_string()
+    }
+}
+
+fn read_head(reader: &mut BufReader<TcpStream>) -> std::io::Result<(u16, Vec<(String, String)>)> {
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let status = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("bad status line {line:?}")))?;
+    let mut headers = Vec::new();
+    loop {
+        line.clear();
+        reader.read_line(&mut line)?;
+        let l = line.trim_end();
+        if l.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = l.split_once(':') {
+            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+        }
+    }
+    Ok((status, headers))
+}
+
+/// Reads one chunk of a chunked body; `None` at the end.
+fn read_chunk(reader: &mut BufReader<TcpStream>) -> std::io::Result<Option<Vec<u8>>> {
+    let mut line = String::new();
+    if reader.read_line(&mut line)? == 0 {
+        return Ok(None);
+    }
+    let size = usize::from_str_radix(line.trim().split(';').next().unwrap_or("0"), 16)
+        .map_err(|_| std::io::Error::other(format!("bad chunk size {line:?}")))?;
+    if size == 0 {
+        return Ok(None);
+    }
+    let mut buf = vec![0; size + 2];
+    reader.read_exact(&mut buf)?;
+    buf.truncate(size);
+    Ok(Some(buf))
+}
+
+#[derive(Clone)]
+pub struct Client {
+    pub port: u16,
+    pub admin_token: String,
+    pub auth_secret: String,
+    pub webhook_secret: String,
+}
+
+static NONCE: AtomicU64 = AtomicU64::new(0);
+
+/// A fresh, unique tenant id for one test.
+pub fn unique(prefix: &str) -> String {
+    let n = NONCE.fetch_add(1, Ordering::SeqCst);
+    format!("{prefix}-{}-{n}", std::process::id())
+}
+
+impl Client {
+    pub fn connect(&self) -> std::io::Result<TcpStream> {
+        let s = TcpStream::connect(("127.0.0.1", self.port))?;
+        s.set_nodelay(true)?;
+        Ok(s)
+    }
+
+    /// One HTTP/1.1 request with `Connection: close`.
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        extra_headers: &[(&str, &str)],
+        body: Option<(&str, &[u8])>,
+    ) -> std::io::Result<Resp> {
+        let mut stream = self.connect()?;
+        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n",
+            self.port
+        );
+        if let Some(t) = token {
+            head.push_str(&format!("Authorization: Bearer {t}\r\n"));
+        }
+        for (k, v) in extra_headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        if let Some((content_type, bytes)) = body {
+            head.push_str(&format!(
+                "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
+                bytes.len()
+            ));
+        } else if method != "GET" && method != "HEAD" {
+            head.push_str("Content-Length: 0\r\n");
+        }
+        head.push_str("\r\n");
+        stream.write_all(head.as_bytes())?;
+        if let Some((_, bytes)) = body {
+            stream.write_all(bytes)?;
+        }
+        let mut reader = BufReader::new(stream);
+        let (status, headers) = read_head(&mut reader)?;
+        let chunked = headers
+            .iter()
+            .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
+        let length = headers
+            .iter()
+            .find(|(k, _)| k == "content-length")
+            .and_then(|(_, v)| v.parse::<usize>().ok());
+        let mut body = Vec::new();
+        if chunked {
+            while let Some(chunk) = read_chunk(&mut reader)? {
+                body.extend(chunk);
+            }
+        } else if let Some(n) = length {
+            body.resize(n, 0);
+            reader.read_exact(&mut body)?;
+        } else if status != 204 && status != 304 {
+            reader.read_to_end(&mut body)?;
+        }
+        Ok(Resp {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    pub fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Resp {
+        let bytes = body.map(|b| b.to_string().into_bytes());
+        self.request(
+            method,
+            path,
+            token,
+            &[],
+            bytes.as_deref().map(|b| ("application/json", b)),
+        )
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    pub fn admin(&self, method: &str, path: &str, body: Value) -> Resp {
+        let token = self.admin_token.clone();
+        self.call(method, path, Some(&token), Some(body))
+    }
+
+    /// A token signed like the Worker's, with any claims (expired, other tenant…).
+    pub fn forge(&self, sub: &str, tenant: &str, role: Role, exp: i64) -> String {
+        sign(
+            &Claims {
+                sub: sub.into(),
+                tenant: tenant.into(),
+                role,
+                exp,
+            },
+            self.auth_secret.as_bytes(),
+        )
+    }
+
+    /// Creates a tenant with a florist and a manager token.
+    pub fn tenant(&self, prefix: &str) -> Tenant {
+        self.tenant_with_domain(prefix, None)
+    }
+
+    pub fn tenant_with_domain(&self, prefix: &str, domain: Option<&str>) -> Tenant {
+        let id = unique(prefix);
+        let resp = self.admin(
+            "POST",
+            "/api/admin/tenants",
+            json!({"id": id, "name": format!("Shop {id}"), "shopifyDomain": domain}),
+        );
+        assert_eq!(resp.status, 201, "create tenant: {}", String::from_utf8_lossy(&resp.body));
+        let token = |user: &str, role: &str| {
+            let r = self.admin(
+                "POST",
+                &format!("/api/admin/tenants/{id}/tokens"),
+                json!({"userId": user, "role": role}),
+            );
+            assert_eq!(r.status, 201);
+            r.json()["token"].as_str().unwrap_or_default().to_string()
+        };
+        Tenant {
+            florist: token("florist-123", "florist"),
+            florist2: token("florist-456", "florist"),
+            manager: token("manager-1", "manager"),
+            id,
+            client: self.clone(),
+        }
+    }
+}
+
+pub struct Tenant {
+    pub id: String,
+    pub florist: String,
+    pub florist2: String,
+    pub manager: String,
+    pub client: Client,
+}
+
+impl Tenant {
+    pub fn path(&self, rest: &str) -> String {
+        format!("/api/tenants/{}{rest}", self.id)
+    }
+
+    pub fn create_order(&self, customer: &str) -> Value {
+        let r = self.client.call(
+            "POST",
+            &self.path("/orders"),
+            Some(&self.florist),
+            Some(json!({"customerName": customer, "items": [{"title": "Pink roses", "quantity": 12}]})),
+        );
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        r.json()
+    }
+
+    pub fn put(&self, id: &str, token: &str, body: Value) -> Resp {
+        self.client
+            .call("PUT", &self.path(&format!("/orders/{id}")), Some(token), Some(body))
+    }
+
+    pub fn poll(&self, since: &str) -> Value {
+        let r = self.client.call(
+            "GET",
+            &self.path(&format!("/orders/realtime-status?since={since}")),
+            Some(&self.florist),
+            None,
+        );
+        assert_eq!(r.status, 200);
+        r.json()
+    }
+
+    pub fn stats(&self) -> Value {
+        let r = self
+            .client
+            .call("GET", &self.path("/realtime/stats"), Some(&self.manager), None);
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        r.json()
+    }
+
+    pub fn subscribe(&self, resume: Resume) -> Sse {
+        let mut path = self.path(&format!("/realtime/orders?access_token={}", self.florist));
+        let mut headers = Vec::new();
+        match resume {
+            Resume::Live => {}
+            Resume::Header(id) => headers.push(("Last-Event-ID".to_string(), id)),
+            Resume::Query(id) => path.push_str(&format!("&lastEventId={id}")),
+        }
+        Sse::open(&self.client, &path, &headers)
+    }
+}
+
+pub enum Resume {
+    Live,
+    Header(String),
+    Query(String),
+}
+
+#[derive(Debug, Clone)]
+pub enum SseMsg {
+    Event { id: String, event: String, data: Value },
+    Comment(String),
+    Retry(String),
+    Closed,
+}
+
+/// A live SSE subscription read by a background thread.
+pub struct Sse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    rx: Receiver<SseMsg>,
+    socket: TcpStream,
+}
+
+impl Sse {
+    pub fn open(client: &Client, path: &str, headers: &[(String, String)]) -> Sse {
+        let mut stream = client.connect().expect("connect");
+        let mut head = format!(
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAccept: text/event-stream\r\n",
+            client.port
+        );
+        for (k, v) in headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str("\r\n");
+        stream.write_all(head.as_bytes()).expect("write");
+        let socket = stream.try_clone().expect("clone");
+        let mut reader = BufReader::new(stream);
+        let (status, resp_headers) = read_head(&mut reader).expect("SSE response head");
+        let (tx, rx) = channel();
+        thread::spawn(move || {
+            let mut pending = String::new();
+            let (mut id, mut event, mut data) = (String::new(), String::new(), String::new());
+            loop {
+                let chunk = match read_chunk(&mut reader) {
+                    Ok(Some(c)) => c,
+                    _ => {
+                        let _ = tx.send(SseMsg::Closed);
+                        return;
+                    }
+                };
+                pending.push_str(&String::from_utf8_lossy(&chunk));
+                while let Some(pos) = pending.find('\n') {
+                    let line: String = pending.drain(..=pos).collect();
+                    let line = line.trim_end_matches('\n');
+                    let msg = if line.is_empty() {
+                        if event.is_empty() && data.is_empty() {
+                            continue;
+                        }
+                        let m = SseMsg::Event {
+                            id: std::mem::take(&mut id),
+                            event: std::mem::take(&mut event),
+                            data: serde_json::from_str(&std::mem::take(&mut data))
+                                .unwrap_or(Value::Null),
+                        };
+                        Some(m)
+                    } else if let Some(c) = line.strip_prefix(':') {
+                        Some(SseMsg::Comment(c.trim().to_string()))
+                    } else if let Some(v) = line.strip_prefix("retry: ") {
+                        Some(SseMsg::Retry(v.to_string()))
+                    } else if let Some(v) = line.strip_prefix("id: ") {
+                        id = v.to_string();
+                        None
+                    } else if let Some(v) = line.strip_prefix("event: ") {
+                        event = v.to_string();
+                        None
+                    } else if let Some(v) = line.strip_prefix("data: ") {
+                        data.push_str(v);
+                        None
+                    } else {
+                        None
+                    };
+                    if let Some(m) = msg {
+                        if tx.send(m).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        Sse {
+            status,
+            headers: resp_headers,
+            rx,
+            socket,
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The next message of any kind, within `timeout`.
+    pub fn next(&self, timeout: Duration) -> Option<SseMsg> {
+        match self.rx.recv_timeout(timeout) {
+            Ok(m) => Some(m),
+            Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => None,
+        }
+    }
+
+    /// The next event (skipping comments), within `timeout`: (id, event type, data).
+    pub fn next_event(&self, timeout: Duration) -> Option<(String, String, Value)> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.checked_duration_since(Instant::now())?;
+            match self.next(left)? {
+                SseMsg::Event { id, event, data } => return Some((id, event, data)),
+                SseMsg::Closed => return None,
+                _ => continue,
+            }
+        }
+    }
+
+    /// Exactly `n` events, or panic naming how many arrived.
+    pub fn events(&self, n: usize, timeout: Duration) -> Vec<(String, String, Value)> {
+        let deadline = Instant::now() + timeout;
+        let mut got = Vec::new();
+        while got.len() < n {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.next_event(left) {
+                Some(e) => got.push(e),
+                None => panic!("expected {n} events, got {}: {:?}", got.len(), ids(&got)),
+            }
+        }
+        got
+    }
+
+    /// Asserts no event arrives within `wait`.
+    pub fn assert_quiet(&self, wait: Duration) {
+        if let Some(e) = self.next_event(wait) {
+            panic!("expected no event, got {e:?}");
+        }
+    }
+
+    /// Cuts the connection without a goodbye, like a laptop lid closing.
+    pub fn cut(self) {
+        let _ = self.socket.shutdown(Shutdown::Both);
+    }
+}
+
+impl Drop for Sse {
+    fn drop(&mut self) {
+        let _ = self.socket.shutdown(Shutdown::Both);
+    }
+}
+
+pub fn ids(events: &[(String, String, Value)]) -> Vec<u64> {
+    events
+        .iter()
+        .map(|(id, _, _)| id.parse().unwrap_or(0))
+        .collect()
+}
+
+pub fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}

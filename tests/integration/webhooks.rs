@@ -1,0 +1,3 @@
+//! Issue 4 (placeholder until the webhook tests land).
+use crate::support::Client;
+pub const TESTS: &[(&str, fn(&Client))] = &[];
