@@ -225,7 +225,7 @@ cold() { [ -s "$WORK/$1/cold.json" ] && cat "$WORK/$1/cold.json" || echo null; }
 jstr() { printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g'; }
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 mem=$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)
-cmd="make bench"; [ ${#QUICK[@]} -gt 0 ] && cmd="make bench BENCH_ARGS=--quick"
+cmd="make bench"; [ ${#QUICK[@]} -gt 0 ] && cmd="bench/run.sh --quick"
 cat > "$WORK/meta.json" <<JSON
 {
   "date": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",

@@ -126,12 +126,12 @@ impl<S: Sink> Hub<S> {
         }
     }
 
-    /// Moves a subscriber past a gap it can no longer fill (its resume point was pruned or is
-    /// unknown): it is told to resync and continues from `cursor`.
+    /// Moves a subscriber to `cursor` when its own position cannot be served (pruned, or an id
+    /// we never issued): it is told to resync (refetch the list) and continues from `cursor`.
     pub fn resync(&mut self, id: SubscriberId, cursor: u64) -> bool {
         let ok = self.send_to(id, &crate::events::sse_resync(cursor));
         if let Some(s) = self.subscribers.iter_mut().find(|s| s.id == id) {
-            s.last_sent = s.last_sent.max(cursor);
+            s.last_sent = cursor;
         }
         ok
     }
@@ -391,6 +391,19 @@ mod tests {
         hub.pump();
         assert_eq!(r.events(), vec!["ev3", "ev4", "ev5"]);
         assert_eq!(old.events(), vec!["ev3", "ev4", "ev5"]);
+    }
+
+    #[test]
+    fn a_resync_from_an_unknown_future_id_moves_the_subscriber_back_to_the_head() {
+        let mut hub = Hub::default();
+        hub.note_head(4);
+        let r = Recorder::default();
+        let id = hub.subscribe(r.clone(), 999).unwrap();
+        hub.resync(id, 4);
+        assert!(hub.go_live(id));
+        hub.offer(5, frame(5));
+        hub.pump();
+        assert_eq!(r.events(), vec!["ev5"]);
     }
 
     #[test]
