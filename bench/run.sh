@@ -7,6 +7,8 @@
 #   --only X      run one side only (the report then has "—" for the other)
 # Environment:
 #   BENCH_KEEP=1  keep the temporary directory (wrangler logs, persisted state, raw JSON)
+#   BENCH_PROFILE=1  also record a V8 CPU profile of each side under sustained load
+#                 (bench/results/profile-{rust,js}.cpuprofile and a self-time summary .txt)
 #   BENCH_RUST_CONFIG=FILE  another wrangler config for the Rust side (default: ./wrangler.toml),
 #                 e.g. to try a configuration change without editing the real one
 #
@@ -203,7 +205,31 @@ run_side() { # $1 = rust|js
     --out "$dir/result.json" --runtime-pid "$runtime" --proxy-pid "$proxy" --wrangler-pid "$SERVER_PID" \
     --poll-tenant 1000:bench-poll-1k --poll-tenant 100000:bench-poll-100k "${QUICK[@]}"
   cp "$dir/result.json" "$RESULTS/$side.json"
+  if [ "${BENCH_PROFILE:-0}" = "1" ]; then profile_side "$side" "$port" "$admin" "$runtime"; fi
   stop_server
+}
+
+# BENCH_PROFILE=1: after the measured run, a V8 CPU profile of the runtime workerd during an
+# 8-second sustained-update run (through the runtime's own inspector, so no DevTools relay).
+profile_side() { # side port admin runtime-pid
+  local side=$1 port=$2 admin=$3 runtime=$4 insp
+  # The runtime's inspector is the first socket it opens (lowest fd); check it answers /json.
+  insp=$(ss -Htlnp | grep "pid=$runtime," | sed -E 's/.*127\.0\.0\.1:([0-9]+) .*fd=([0-9]+).*/\2 \1/' \
+    | sort -n | head -1 | cut -d' ' -f2)
+  if [ -z "$insp" ] || ! curl -sf -m 2 "http://127.0.0.1:$insp/json/version" >/dev/null; then
+    echo "bench: no inspector found on the runtime workerd; skipping the profile" >&2
+    return 0
+  fi
+  log "$side: CPU profile (inspector 127.0.0.1:$insp)"
+  node "$BENCH/cpuprofile.mjs" "127.0.0.1:$insp" 11 "$RESULTS/profile-$side.cpuprofile" \
+    > "$RESULTS/profile-$side.txt" &
+  local prof=$!
+  sleep 1
+  timeout 60 "$LOADGEN" --base-url "http://127.0.0.1:$port" --admin-token "$admin" \
+    --label "${side}prof" --out "$WORK/$side/profile-run.json" --only sustained \
+    --sustained-seconds 8 --runtime-pid "$runtime" || true
+  wait "$prof" || true
+  head -25 "$RESULTS/profile-$side.txt" >&2
 }
 
 mkdir -p "$RESULTS"

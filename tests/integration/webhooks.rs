@@ -1,3 +1,216 @@
-//! Issue 4 (placeholder until the webhook tests land).
-use crate::support::Client;
-pub const TESTS: &[(&str, fn(&Client))] = &[];
+//! Issue 4: Shopify webhooks — verified, deduplicated, stale-safe, broadcast like any change.
+
+use std::time::Duration;
+
+use florist_board::shopify::sign;
+use serde_json::{json, Value};
+
+use crate::support::{secs, unique, Client, Resp, Resume, Tenant};
+
+pub const TESTS: &[(&str, fn(&Client))] = &[
+    ("a_bad_or_missing_signature_is_401_and_stores_nothing", a_bad_or_missing_signature_is_401_and_stores_nothing),
+    ("orders_create_adds_a_mapped_order_and_broadcasts_it", orders_create_adds_a_mapped_order_and_broadcasts_it),
+    ("a_replayed_webhook_id_is_200_with_no_second_event", a_replayed_webhook_id_is_200_with_no_second_event),
+    ("orders_updated_keeps_florist_fields_and_broadcasts_the_change", orders_updated_keeps_florist_fields_and_broadcasts_the_change),
+    ("a_stale_retry_changes_nothing", a_stale_retry_changes_nothing),
+    ("orders_cancelled_and_orders_delete_reach_the_board", orders_cancelled_and_orders_delete_reach_the_board),
+    ("unknown_shops_malformed_payloads_and_other_topics", unknown_shops_malformed_payloads_and_other_topics),
+];
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!("tests/fixtures/shopify/{name}.json")).unwrap_or_default()
+}
+
+struct Shop {
+    tenant: Tenant,
+    domain: String,
+}
+
+fn shop(c: &Client) -> Shop {
+    let domain = format!("{}.myshopify.com", unique("wh"));
+    let tenant = c.tenant_with_domain("wh", Some(&domain));
+    Shop { tenant, domain }
+}
+
+fn deliver(c: &Client, domain: &str, topic: &str, body: &[u8], webhook_id: &str, sig: Option<String>) -> Resp {
+    let mut headers = vec![
+        ("X-Shopify-Topic", topic.to_string()),
+        ("X-Shopify-Shop-Domain", domain.to_string()),
+        ("X-Shopify-Webhook-Id", webhook_id.to_string()),
+        ("X-Shopify-API-Version", "2026-10".to_string()),
+    ];
+    if let Some(s) = sig {
+        headers.push(("X-Shopify-Hmac-Sha256", s));
+    }
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    c.request("POST", "/api/webhooks/shopify", None, &headers, Some(("application/json", body)))
+        .unwrap_or_else(|e| panic!("webhook: {e}"))
+}
+
+impl Shop {
+    fn send(&self, topic: &str, body: &[u8], webhook_id: &str) -> Resp {
+        let c = &self.tenant.client;
+        deliver(c, &self.domain, topic, body, webhook_id, Some(sign(c.webhook_secret.as_bytes(), body)))
+    }
+
+    fn orders(&self) -> Vec<Value> {
+        let t = &self.tenant;
+        t.client.call("GET", &t.path("/orders"), Some(&t.florist), None).json()["orders"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn head(&self) -> String {
+        self.tenant.poll("0")["cursor"].as_str().unwrap_or_default().to_string()
+    }
+}
+
+fn a_bad_or_missing_signature_is_401_and_stores_nothing(c: &Client) {
+    let s = shop(c);
+    let body = fixture("orders-create");
+    let wrong = sign(b"not-the-secret", &body);
+    let tampered_body = String::from_utf8_lossy(&body).replace("#1001", "#9999").into_bytes();
+    let good_sig_for_original = sign(c.webhook_secret.as_bytes(), &body);
+    for (sig, payload) in [
+        (None, body.as_slice()),
+        (Some(wrong), body.as_slice()),
+        (Some("garbage!".to_string()), body.as_slice()),
+        (Some(good_sig_for_original), tampered_body.as_slice()),
+    ] {
+        let r = deliver(c, &s.domain, "orders/create", payload, &unique("wid"), sig);
+        assert_eq!(r.status, 401);
+        assert_eq!(r.error_code(), "unauthorized");
+    }
+    assert!(s.orders().is_empty(), "nothing stored");
+    assert_eq!(s.head(), "0", "nothing logged or broadcast");
+}
+
+fn orders_create_adds_a_mapped_order_and_broadcasts_it(c: &Client) {
+    let s = shop(c);
+    let sse = s.tenant.subscribe(Resume::Live);
+    let r = s.send("orders/create", &fixture("orders-create"), &unique("wid"));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let (_, kind, event) = sse.next_event(secs(5)).expect("order_created");
+    assert_eq!(kind, "order_created");
+    assert_eq!(event["updatedBy"], "shopify");
+    let order = &event["order"];
+    assert_eq!(order["source"], "shopify");
+    assert_eq!(order["shopifyOrderId"], "5678901234567");
+    assert_eq!(order["orderNumber"], "#1001");
+    assert_eq!(order["customerName"], "Emma Clarke");
+    assert_eq!(order["customerEmail"], "emma.clarke@example.com");
+    assert_eq!(order["deliveryDate"], "2026-11-26");
+    assert_eq!(order["cardMessage"], "Happy birthday, Mum! ❤️");
+    assert_eq!(order["shopifyNote"], "Please ring the bell twice");
+    assert_eq!(order["notes"], "", "the Shopify note never lands in the florists' notes");
+    assert_eq!(order["status"], "new");
+    assert_eq!(
+        order["items"],
+        json!([{"title": "Pink Rose Bouquet", "quantity": 1}, {"title": "Greeting card", "quantity": 1}])
+    );
+    let stored = s.orders();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(&stored[0], order);
+}
+
+fn a_replayed_webhook_id_is_200_with_no_second_event(c: &Client) {
+    let s = shop(c);
+    let wid = unique("wid");
+    assert_eq!(s.send("orders/create", &fixture("orders-create"), &wid).status, 200);
+    let sse = s.tenant.subscribe(Resume::Live);
+    let head = s.head();
+    // Shopify's retry of the same delivery (same id), and of an update with a reused id.
+    for (topic, body) in [("orders/create", "orders-create"), ("orders/updated", "orders-updated")] {
+        let r = s.send(topic, &fixture(body), &wid);
+        assert_eq!(r.status, 200);
+        assert_eq!(r.json()["status"], "duplicate");
+    }
+    sse.assert_quiet(Duration::from_millis(800));
+    assert_eq!(s.head(), head);
+    assert_eq!(s.orders().len(), 1);
+    assert_eq!(s.orders()[0]["version"], 1);
+}
+
+fn orders_updated_keeps_florist_fields_and_broadcasts_the_change(c: &Client) {
+    let s = shop(c);
+    let t = &s.tenant;
+    assert_eq!(s.send("orders/create", &fixture("orders-create"), &unique("wid")).status, 200);
+    let id = s.orders()[0]["id"].as_str().unwrap_or_default().to_string();
+    let r = t.put(&id, &t.florist, json!({"status": "in_progress", "assignedTo": "florist-123", "notes": "customer requested pink roses"}));
+    assert_eq!(r.status, 200);
+    let sse = t.subscribe(Resume::Live);
+    let r = s.send("orders/updated", &fixture("orders-updated"), &unique("wid"));
+    assert_eq!((r.status, r.json()["status"].as_str()), (200, Some("updated")));
+    let (_, kind, event) = sse.next_event(secs(5)).expect("order_updated");
+    assert_eq!(kind, "order_updated");
+    assert_eq!(event["updatedBy"], "shopify");
+    let changes: Vec<&str> = event["changes"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    assert!(changes.contains(&"items") && changes.contains(&"cardMessage") && changes.contains(&"shopifyNote"), "{changes:?}");
+    assert!(!changes.iter().any(|c| ["status", "assignedTo", "notes"].contains(c)));
+    let order = &event["order"];
+    assert_eq!(order["items"][0], json!({"title": "Pink Rose Bouquet", "quantity": 2}));
+    assert_eq!(order["cardMessage"], "Happy birthday, Mum! Love always, Emma ❤️");
+    assert_eq!(order["status"], "in_progress");
+    assert_eq!(order["assignedTo"], "florist-123");
+    assert_eq!(order["notes"], "customer requested pink roses");
+    assert_eq!(order["version"], 3);
+    // The same content again under a new delivery id: no change, no event.
+    let r = s.send("orders/updated", &fixture("orders-updated"), &unique("wid"));
+    assert_eq!(r.json()["status"], "unchanged");
+    sse.assert_quiet(Duration::from_millis(800));
+}
+
+fn a_stale_retry_changes_nothing(c: &Client) {
+    let s = shop(c);
+    assert_eq!(s.send("orders/create", &fixture("orders-create"), &unique("wid")).status, 200);
+    assert_eq!(s.send("orders/updated", &fixture("orders-updated"), &unique("wid")).status, 200);
+    let before = s.orders()[0].clone();
+    let head = s.head();
+    // A late retry of an older payload (the create's content, as orders/updated).
+    let r = s.send("orders/updated", &fixture("orders-create"), &unique("wid"));
+    assert_eq!((r.status, r.json()["status"].as_str()), (200, Some("stale")));
+    assert_eq!(s.orders()[0], before, "nothing overwritten");
+    assert_eq!(s.head(), head, "no event");
+}
+
+fn orders_cancelled_and_orders_delete_reach_the_board(c: &Client) {
+    let s = shop(c);
+    let t = &s.tenant;
+    assert_eq!(s.send("orders/create", &fixture("orders-create"), &unique("wid")).status, 200);
+    let id = s.orders()[0]["id"].as_str().unwrap_or_default().to_string();
+    let sse = t.subscribe(Resume::Live);
+    let r = s.send("orders/cancelled", &fixture("orders-cancelled"), &unique("wid"));
+    assert_eq!(r.status, 200);
+    let (_, kind, event) = sse.next_event(secs(5)).expect("cancel");
+    assert_eq!(kind, "order_updated");
+    assert_eq!(event["order"]["status"], "cancelled");
+    assert!(event["changes"].as_array().is_some_and(|c| c.contains(&json!("status"))));
+    let r = s.send("orders/delete", &fixture("orders-delete"), &unique("wid"));
+    assert_eq!((r.status, r.json()["status"].as_str()), (200, Some("deleted")));
+    let (_, kind, event) = sse.next_event(secs(5)).expect("delete");
+    assert_eq!(kind, "order_deleted");
+    assert_eq!(event["orderId"], id.as_str());
+    assert!(s.orders().is_empty());
+    // Deleting again (a new delivery) is harmless.
+    let r = s.send("orders/delete", &fixture("orders-delete"), &unique("wid"));
+    assert_eq!((r.status, r.json()["status"].as_str()), (200, Some("unchanged")));
+    sse.assert_quiet(Duration::from_millis(500));
+}
+
+fn unknown_shops_malformed_payloads_and_other_topics(c: &Client) {
+    let s = shop(c);
+    let body = fixture("orders-create");
+    let sig = sign(c.webhook_secret.as_bytes(), &body);
+    let r = deliver(c, "nobody-here.myshopify.com", "orders/create", &body, &unique("wid"), Some(sig));
+    assert_eq!((r.status, r.error_code().as_str()), (404, "unknown_shop"));
+    for bad in [&b"{not json"[..], br#"[1,2,3]"#, br##"{"name":"#1002"}"##, br##"{"id":"abc","name":"#1"}"##] {
+        let r = s.send("orders/create", bad, &unique("wid"));
+        assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(bad));
+        assert_eq!(r.error_code(), "invalid_payload");
+    }
+    let r = s.send("products/update", br#"{"id": 1}"#, &unique("wid"));
+    assert_eq!((r.status, r.json()["status"].as_str()), (200, Some("ignored")));
+    assert!(s.orders().is_empty());
+    assert_eq!(s.head(), "0");
+}
