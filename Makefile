@@ -20,7 +20,11 @@ setup:
 
 ## Build the Worker (Rust → Wasm, release) and the board page bundle.
 build: setup
-	worker-build --release
+	worker-build --release --no-opt
+	@# wasm-opt from npm's binaryen, run here so the name section (~130 KB) is dropped too.
+	$(WASM_OPT_BIN) -Oz --strip-debug --strip-producers --enable-exception-handling \
+	  --enable-reference-types --enable-bulk-memory --enable-nontrapping-float-to-int \
+	  --enable-sign-ext --enable-mutable-globals --enable-multivalue build/index_bg.wasm -o build/index_bg.wasm
 	$(ESBUILD_BIN) client/board/main.tsx --bundle --minify --format=esm --target=es2020 \
 	  --outfile=public/board.js --log-level=warning
 

@@ -52,31 +52,41 @@ const { profile } = await send("Profiler.stop");
 ws.close();
 writeFileSync(out, JSON.stringify(profile));
 
-// Self time per function, then per group.
+// Where the samples went, by the stack they were taken in, then self time per function.
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-const self = new Map();
-for (const id of profile.samples) self.set(id, (self.get(id) ?? 0) + 1);
+const parent = new Map();
+for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
 const total = profile.samples.length;
-const perFn = new Map();
 const groups = new Map();
-for (const [id, count] of self) {
-  const cf = byId.get(id).callFrame;
-  const file = (cf.url || "").split("/").pop();
-  const name = cf.functionName || "(anonymous)";
-  const key = `${name}  ${file}${cf.lineNumber >= 0 ? ":" + (cf.lineNumber + 1) : ""}`;
-  perFn.set(key, (perFn.get(key) ?? 0) + count);
+const perFn = new Map();
+const bump = (m, k) => m.set(k, (m.get(k) ?? 0) + 1);
+for (const id of profile.samples) {
+  const chain = [];
+  for (let x = id; x !== undefined; x = parent.get(x)) chain.push(byId.get(x).callFrame);
+  const top = chain[0];
+  const names = chain.map((c) => c.functionName);
+  const inWorkerJs = (c) => /worker\.js$/.test(c.url);
   let group;
-  if (name === "(idle)") group = "idle";
-  else if (name === "(garbage collector)") group = "GC";
-  else if (name === "(program)") group = "runtime (C++, I/O)";
-  else if (cf.url.startsWith("wasm://") || /\.wasm/.test(cf.url)) group = "Wasm (Rust)";
-  else if (/d1|D1/.test(cf.url) || /d1/i.test(file)) group = "D1 simulation (JS)";
-  else group = `JS: ${file || "(builtin)"}`;
-  groups.set(group, (groups.get(group) ?? 0) + count);
+  if (top.functionName === "(idle)") group = "idle";
+  else if (top.functionName === "(garbage collector)") group = "GC";
+  else if (top.functionName === "(program)") group = "(program): native, unattributed";
+  else if (!top.functionName && !top.url && chain.length <= 2) group = "native at top level (streams, I/O)";
+  else if (names.some((n) => n.includes("intounderlyingsource_pull"))) {
+    group = "SSE: Rust stream -> ReadableStream pull adapter";
+  } else if (chain.some((c) => inWorkerJs(c) && (c.functionName === "send" || c.functionName === "broadcast"))) {
+    group = "SSE: writes to subscribers (JS)";
+  } else if (names.some((n) => n.startsWith("florist_board::hub"))) group = "hub (Rust)";
+  else if (names.some((n) => n.startsWith("florist_board::"))) group = "request handling (Rust)";
+  else if (chain.some(inWorkerJs)) group = "request handling (JS)";
+  else if (chain.some((c) => c.url.startsWith("wasm"))) group = "other Wasm (futures executor, channels, allocator)";
+  else group = `other JS: ${(top.url || "").split("/").pop() || top.functionName || "?"}`;
+  bump(groups, group);
+  const file = (top.url || "").split("/").pop();
+  bump(perFn, `${top.functionName || "(anonymous)"}  ${file}${top.lineNumber >= 0 && file ? ":" + (top.lineNumber + 1) : ""}`);
 }
 const pct = (c) => `${((100 * c) / total).toFixed(1).padStart(5)}%`;
-console.log(`samples: ${total}`);
-console.log("\nby group:");
+console.log(`samples: ${total} (one per 200 us of the Worker isolate's thread)`);
+console.log("\nby stack:");
 for (const [g, c] of [...groups].sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(`${pct(c)}  ${g}`);
 console.log("\ntop self time:");
-for (const [k, c] of [...perFn].sort((a, b) => b[1] - a[1]).slice(0, 30)) console.log(`${pct(c)}  ${k}`);
+for (const [k, c] of [...perFn].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`${pct(c)}  ${k}`);
