@@ -118,6 +118,23 @@ if printf '%s\n' "${SIDES[@]}" | grep -qx rust; then
   fi
 fi
 
+# --- a snapshot of the Rust build ----------------------------------------------------------------
+# wrangler dev reloads when build/ changes, and a rebuild deletes build/ first: a `make build` in
+# another terminal would take the server down mid-run. The run therefore uses a copy of build/ and
+# a copy of wrangler.toml whose relative paths (main, assets, migrations) point at it / the repo.
+if [ -z "${BENCH_RUST_CONFIG:-}" ] && printf '%s\n' "${SIDES[@]}" | grep -qx rust; then
+  cp -r "$ROOT/build" "$WORK/build"
+  sed -E \
+    -e "s#^(main[[:space:]]*=[[:space:]]*\")(\./)?build/#\1$WORK/build/#" \
+    -e "s#^(directory[[:space:]]*=[[:space:]]*\")(\./)?([^/\"][^\"]*)\"#\1$ROOT/\3\"#" \
+    -e "s#^(migrations_dir[[:space:]]*=[[:space:]]*\")(\./)?([^/\"][^\"]*)\"#\1$ROOT/\3\"#" \
+    "$ROOT/wrangler.toml" > "$WORK/wrangler.rust.toml"
+  if ! grep -q "^main[[:space:]]*=[[:space:]]*\"$WORK/build/" "$WORK/wrangler.rust.toml"; then
+    echo "bench: could not point wrangler.toml's main at the build snapshot" >&2
+    exit 1
+  fi
+fi
+
 # --- seed SQL for the polling scenario --------------------------------------------------------
 # Two tenants: bench-poll-1k (1,000 orders) and bench-poll-100k (100,000 orders), one event per
 # order, generated inside SQLite by a recursive CTE (a few hundred bytes of SQL instead of 100k
@@ -159,7 +176,7 @@ SQL
 run_side() { # $1 = rust|js
   local side=$1 cfgdir cfg dir port start_ns proxy runtime all
   if [ "$side" = rust ]; then
-    cfgdir="$ROOT"; cfg="${BENCH_RUST_CONFIG:-$ROOT/wrangler.toml}"
+    cfgdir="$ROOT"; cfg="${BENCH_RUST_CONFIG:-$WORK/wrangler.rust.toml}"
   else
     cfgdir="$BENCH/baseline-js"; cfg="$cfgdir/wrangler.toml"
   fi
@@ -239,7 +256,8 @@ for side in "${SIDES[@]}"; do
 done
 
 # --- sizes, machine, report -------------------------------------------------------------------
-wasm=$(find "$ROOT/build" -name '*.wasm' -type f 2>/dev/null | head -1 || true)
+wasm_dir="$ROOT/build"; [ -d "$WORK/build" ] && wasm_dir="$WORK/build"
+wasm=$(find "$wasm_dir" -name '*.wasm' -type f 2>/dev/null | head -1 || true)
 wasm_raw=null; wasm_gz=null
 if [ -n "$wasm" ]; then
   wasm_raw=$(stat -c %s "$wasm")
@@ -263,7 +281,7 @@ cat > "$WORK/meta.json" <<JSON
     "workerd": "$("$ROOT/node_modules/.bin/workerd" --version 2>/dev/null | tail -1)",
     "rustc": "$(rustc --version)"
   },
-  "rust": { "wasmFile": "${wasm#"$ROOT/"}", "wasmBytes": $wasm_raw, "wasmGzipBytes": $wasm_gz, "coldStart": $(cold rust) },
+  "rust": { "wasmFile": "build/${wasm##*/build/}", "wasmBytes": $wasm_raw, "wasmGzipBytes": $wasm_gz, "coldStart": $(cold rust) },
   "js": { "scriptBytes": $js_raw, "scriptGzipBytes": $js_gz, "coldStart": $(cold js) }
 }
 JSON

@@ -317,7 +317,12 @@ async fn prune_events(req: &mut Request, app: &App) -> ApiResult<Response> {
     let tenant = match body.get("tenantId") {
         None | Some(Value::Null) => None,
         Some(Value::String(t)) => Some(TenantId::parse(t)?),
-        Some(_) => return Err(ApiError::bad_request("invalid_field", "tenantId must be a string")),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "invalid_field",
+                "tenantId must be a string",
+            ))
+        }
     };
     let before = format_timestamp(app.now_ms - (older_than as i64) * 1000);
     let deleted =

@@ -648,6 +648,22 @@ pub fn record_webhook(
     )
 }
 
+/// Remembers the newest Shopify `updated_at` seen for an order even when the payload changed
+/// nothing, so an older payload arriving later is still recognised as stale.
+pub fn note_shopify_updated_at(
+    db: &D1Database,
+    tenant: &str,
+    order_id: &str,
+    updated_at: &str,
+) -> ApiResult<D1PreparedStatement> {
+    stmt(
+        db,
+        "UPDATE orders SET shopify_updated_at = ?3 WHERE tenant_id = ?1 AND id = ?2 \
+         AND (shopify_updated_at IS NULL OR shopify_updated_at < ?3)",
+        &[text(tenant), text(order_id), text(updated_at)],
+    )
+}
+
 /// Runs statements as one atomic batch (used when a webhook changes nothing but is recorded).
 pub async fn run_batch(db: &D1Database, statements: Vec<D1PreparedStatement>) -> ApiResult<()> {
     db.batch(statements).await?;

@@ -96,19 +96,27 @@ pub async fn shopify(req: &mut Request, app: &App) -> ApiResult<Response> {
     }
 }
 
-/// Marks a delivery as processed when it changes nothing. A concurrent twin that recorded it
-/// first is fine: either way it is done.
+/// Marks a delivery as processed when it changes nothing visible (plus, atomically with it, any
+/// bookkeeping in `with`). A concurrent twin that recorded it first is fine: either way it is done.
 async fn record_only(app: &App, d: &Delivery) -> ApiResult<()> {
+    record_with(app, d, Vec::new()).await
+}
+
+async fn record_with(
+    app: &App,
+    d: &Delivery,
+    mut with: Vec<worker::D1PreparedStatement>,
+) -> ApiResult<()> {
     let db = app.db()?;
-    let stmt = db::record_webhook(
+    with.push(db::record_webhook(
         &db,
         &d.webhook_id,
         d.tenant.as_str(),
         d.topic.as_str(),
         &app.now(),
         false,
-    )?;
-    match db::run_batch(&db, vec![stmt]).await {
+    )?);
+    match db::run_batch(&db, with).await {
         Err(ApiError::Internal(msg)) if msg.contains("UNIQUE constraint failed") => Ok(()),
         other => other,
     }

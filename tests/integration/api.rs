@@ -5,22 +5,67 @@ use serde_json::{json, Value};
 
 use crate::support::Client;
 
-pub const TESTS: &[(&str, fn(&Client))] = &[
-    ("health_reports_ok_with_version_and_schema", health_reports_ok_with_version_and_schema),
-    ("admin_routes_refuse_a_missing_or_wrong_admin_token", admin_routes_refuse_a_missing_or_wrong_admin_token),
-    ("tenant_ids_are_validated_and_duplicates_conflict", tenant_ids_are_validated_and_duplicates_conflict),
-    ("tokens_are_minted_only_for_known_tenants_and_roles", tokens_are_minted_only_for_known_tenants_and_roles),
-    ("every_route_enforces_the_auth_matrix", every_route_enforces_the_auth_matrix),
-    ("text_fields_round_trip_byte_for_byte", text_fields_round_trip_byte_for_byte),
-    ("create_answers_201_with_location_and_get_gives_an_etag", create_answers_201_with_location_and_get_gives_an_etag),
-    ("list_filters_by_status_and_assignee_and_pages_with_a_cursor", list_filters_by_status_and_assignee_and_pages_with_a_cursor),
-    ("put_updates_and_names_the_token_user_never_the_body", put_updates_and_names_the_token_user_never_the_body),
-    ("stale_if_match_is_412_with_the_current_order_and_writes_nothing", stale_if_match_is_412_with_the_current_order_and_writes_nothing),
-    ("forbidden_transitions_and_unknown_statuses_are_422", forbidden_transitions_and_unknown_statuses_are_422),
-    ("an_update_that_changes_nothing_emits_no_event", an_update_that_changes_nothing_emits_no_event),
-    ("bad_requests_get_clear_json_errors_never_5xx", bad_requests_get_clear_json_errors_never_5xx),
-    ("orders_of_another_tenant_are_404", orders_of_another_tenant_are_404),
-    ("delete_is_for_managers_and_answers_204_then_404", delete_is_for_managers_and_answers_204_then_404),
+pub const TESTS: &[crate::Test] = &[
+    (
+        "health_reports_ok_with_version_and_schema",
+        health_reports_ok_with_version_and_schema,
+    ),
+    (
+        "admin_routes_refuse_a_missing_or_wrong_admin_token",
+        admin_routes_refuse_a_missing_or_wrong_admin_token,
+    ),
+    (
+        "tenant_ids_are_validated_and_duplicates_conflict",
+        tenant_ids_are_validated_and_duplicates_conflict,
+    ),
+    (
+        "tokens_are_minted_only_for_known_tenants_and_roles",
+        tokens_are_minted_only_for_known_tenants_and_roles,
+    ),
+    (
+        "every_route_enforces_the_auth_matrix",
+        every_route_enforces_the_auth_matrix,
+    ),
+    (
+        "text_fields_round_trip_byte_for_byte",
+        text_fields_round_trip_byte_for_byte,
+    ),
+    (
+        "create_answers_201_with_location_and_get_gives_an_etag",
+        create_answers_201_with_location_and_get_gives_an_etag,
+    ),
+    (
+        "list_filters_by_status_and_assignee_and_pages_with_a_cursor",
+        list_filters_by_status_and_assignee_and_pages_with_a_cursor,
+    ),
+    (
+        "put_updates_and_names_the_token_user_never_the_body",
+        put_updates_and_names_the_token_user_never_the_body,
+    ),
+    (
+        "stale_if_match_is_412_with_the_current_order_and_writes_nothing",
+        stale_if_match_is_412_with_the_current_order_and_writes_nothing,
+    ),
+    (
+        "forbidden_transitions_and_unknown_statuses_are_422",
+        forbidden_transitions_and_unknown_statuses_are_422,
+    ),
+    (
+        "an_update_that_changes_nothing_emits_no_event",
+        an_update_that_changes_nothing_emits_no_event,
+    ),
+    (
+        "bad_requests_get_clear_json_errors_never_5xx",
+        bad_requests_get_clear_json_errors_never_5xx,
+    ),
+    (
+        "orders_of_another_tenant_are_404",
+        orders_of_another_tenant_are_404,
+    ),
+    (
+        "delete_is_for_managers_and_answers_204_then_404",
+        delete_is_for_managers_and_answers_204_then_404,
+    ),
 ];
 
 fn body_text(r: &crate::support::Resp) -> String {
@@ -32,7 +77,9 @@ fn health_reports_ok_with_version_and_schema(c: &Client) {
     assert_eq!(r.status, 200);
     let v = r.json();
     assert_eq!(v["status"], "ok");
-    assert!(v["version"].as_str().is_some_and(|s| s.starts_with("0.1.0")));
+    assert!(v["version"]
+        .as_str()
+        .is_some_and(|s| s.starts_with("0.1.0")));
     assert!(v["schemaVersion"].as_u64().is_some_and(|n| n >= 1));
 }
 
@@ -40,7 +87,12 @@ fn admin_routes_refuse_a_missing_or_wrong_admin_token(c: &Client) {
     let body = json!({"id": "nope-shop", "name": "Nope"});
     let r = c.call("POST", "/api/admin/tenants", None, Some(body.clone()));
     assert_eq!((r.status, r.error_code().as_str()), (401, "unauthorized"));
-    let r = c.call("POST", "/api/admin/tenants", Some("wrong"), Some(body.clone()));
+    let r = c.call(
+        "POST",
+        "/api/admin/tenants",
+        Some("wrong"),
+        Some(body.clone()),
+    );
     assert_eq!(r.status, 401);
     // A user token is not an admin token either.
     let t = c.tenant("adm");
@@ -56,17 +108,36 @@ fn admin_routes_refuse_a_missing_or_wrong_admin_token(c: &Client) {
 }
 
 fn tenant_ids_are_validated_and_duplicates_conflict(c: &Client) {
-    for bad in ["A-shop", "x", "has_underscore", "spaces here", &"a".repeat(64), ""] {
-        let r = c.admin("POST", "/api/admin/tenants", json!({"id": bad, "name": "Shop"}));
+    for bad in [
+        "A-shop",
+        "x",
+        "has_underscore",
+        "spaces here",
+        &"a".repeat(64),
+        "",
+    ] {
+        let r = c.admin(
+            "POST",
+            "/api/admin/tenants",
+            json!({"id": bad, "name": "Shop"}),
+        );
         assert_eq!(r.status, 400, "id {bad:?}: {}", body_text(&r));
         assert_eq!(r.error_code(), "invalid_tenant_id");
     }
     let id = crate::support::unique("dup");
-    let r = c.admin("POST", "/api/admin/tenants", json!({"id": id, "name": "Rose & Thorn"}));
+    let r = c.admin(
+        "POST",
+        "/api/admin/tenants",
+        json!({"id": id, "name": "Rose & Thorn"}),
+    );
     assert_eq!(r.status, 201);
     assert_eq!(r.json()["id"], id.as_str());
     assert_eq!(r.json()["name"], "Rose & Thorn");
-    let r = c.admin("POST", "/api/admin/tenants", json!({"id": id, "name": "Again"}));
+    let r = c.admin(
+        "POST",
+        "/api/admin/tenants",
+        json!({"id": id, "name": "Again"}),
+    );
     assert_eq!((r.status, r.error_code().as_str()), (409, "tenant_exists"));
     let r = c.admin("POST", "/api/admin/tenants", json!({"id": "no-name-shop"}));
     assert_eq!(r.status, 400);
@@ -85,11 +156,17 @@ fn tokens_are_minted_only_for_known_tenants_and_roles(c: &Client) {
     assert_eq!((r.status, r.error_code().as_str()), (400, "invalid_role"));
     let r = c.admin("POST", &path, json!({"role": "florist"}));
     assert_eq!(r.status, 400);
-    let r = c.admin("POST", &path, json!({"userId": "u", "role": "florist", "ttlSeconds": 60}));
+    let r = c.admin(
+        "POST",
+        &path,
+        json!({"userId": "u", "role": "florist", "ttlSeconds": 60}),
+    );
     assert_eq!(r.status, 201);
     let token = r.json()["token"].as_str().unwrap_or_default().to_string();
     assert_eq!(token.split('.').count(), 3, "a compact JWT");
-    assert!(r.json()["expiresAt"].as_str().is_some_and(|s| s.ends_with('Z')));
+    assert!(r.json()["expiresAt"]
+        .as_str()
+        .is_some_and(|s| s.ends_with('Z')));
     let list = c.call("GET", &t.path("/orders"), Some(&token), None);
     assert_eq!(list.status, 200);
 }
@@ -115,11 +192,26 @@ fn every_route_enforces_the_auth_matrix(c: &Client) {
     let order_path = t.path(&format!("/orders/{id}"));
     let routes: Vec<(&str, String, Option<Value>, bool)> = vec![
         ("GET", t.path("/orders"), None, false),
-        ("POST", t.path("/orders"), Some(json!({"customerName": "X", "items": [{"title": "t", "quantity": 1}]})), false),
+        (
+            "POST",
+            t.path("/orders"),
+            Some(json!({"customerName": "X", "items": [{"title": "t", "quantity": 1}]})),
+            false,
+        ),
         ("GET", order_path.clone(), None, false),
-        ("PUT", order_path.clone(), Some(json!({"notes": "auth"})), false),
+        (
+            "PUT",
+            order_path.clone(),
+            Some(json!({"notes": "auth"})),
+            false,
+        ),
         ("DELETE", order_path.clone(), None, true),
-        ("GET", t.path("/orders/realtime-status?since=0"), None, false),
+        (
+            "GET",
+            t.path("/orders/realtime-status?since=0"),
+            None,
+            false,
+        ),
         ("GET", t.path("/realtime/orders"), None, false),
         ("GET", t.path("/realtime/stats"), None, true),
     ];
@@ -128,22 +220,42 @@ fn every_route_enforces_the_auth_matrix(c: &Client) {
         let r = call(None);
         assert_eq!(r.status, 401, "{method} {path} without a token");
         assert_eq!(r.error_code(), "unauthorized");
-        assert_eq!(call(Some("not.a.jwt")).status, 401, "{method} {path} garbage");
-        assert_eq!(call(Some(&tampered)).status, 401, "{method} {path} tampered");
+        assert_eq!(
+            call(Some("not.a.jwt")).status,
+            401,
+            "{method} {path} garbage"
+        );
+        assert_eq!(
+            call(Some(&tampered)).status,
+            401,
+            "{method} {path} tampered"
+        );
         assert_eq!(call(Some(&expired)).status, 401, "{method} {path} expired");
         let r = call(Some(&other.manager));
         assert_eq!(r.status, 403, "{method} {path} other tenant");
         assert_eq!(r.error_code(), "forbidden");
         if *manager_only {
-            assert_eq!(call(Some(&t.florist)).status, 403, "{method} {path} florist");
+            assert_eq!(
+                call(Some(&t.florist)).status,
+                403,
+                "{method} {path} florist"
+            );
         }
     }
     // The SSE route also takes ?access_token=, with the same checks.
     let sse = t.path("/realtime/orders?access_token=");
-    assert_eq!(c.call("GET", &format!("{sse}{expired}"), None, None).status, 401);
-    assert_eq!(c.call("GET", &format!("{sse}{tampered}"), None, None).status, 401);
     assert_eq!(
-        c.call("GET", &format!("{sse}{}", other.florist), None, None).status,
+        c.call("GET", &format!("{sse}{expired}"), None, None).status,
+        401
+    );
+    assert_eq!(
+        c.call("GET", &format!("{sse}{tampered}"), None, None)
+            .status,
+        401
+    );
+    assert_eq!(
+        c.call("GET", &format!("{sse}{}", other.florist), None, None)
+            .status,
         403
     );
     // Nothing above changed the order.
@@ -166,7 +278,14 @@ fn text_fields_round_trip_byte_for_byte(c: &Client) {
     );
     assert_eq!(r.status, 201, "{}", body_text(&r));
     let id = r.json()["id"].as_str().unwrap_or_default().to_string();
-    let got = c.call("GET", &t.path(&format!("/orders/{id}")), Some(&t.florist), None).json();
+    let got = c
+        .call(
+            "GET",
+            &t.path(&format!("/orders/{id}")),
+            Some(&t.florist),
+            None,
+        )
+        .json();
     assert_eq!(got["customerName"], name);
     assert_eq!(got["notes"], notes);
     assert_eq!(got["items"][0]["title"], title);
@@ -175,7 +294,14 @@ fn text_fields_round_trip_byte_for_byte(c: &Client) {
     let new_notes = "customer requested pink roses 🌸\n\"no lilies\"";
     let r = t.put(&id, &t.florist, json!({"notes": new_notes}));
     assert_eq!(r.json()["order"]["notes"], new_notes);
-    let got = c.call("GET", &t.path(&format!("/orders/{id}")), Some(&t.florist), None).json();
+    let got = c
+        .call(
+            "GET",
+            &t.path(&format!("/orders/{id}")),
+            Some(&t.florist),
+            None,
+        )
+        .json();
     assert_eq!(got["notes"], new_notes);
 }
 
@@ -190,7 +316,10 @@ fn create_answers_201_with_location_and_get_gives_an_etag(c: &Client) {
     assert_eq!(r.status, 201);
     let order = r.json();
     let id = order["id"].as_str().unwrap_or_default();
-    assert_eq!(r.header("location"), Some(t.path(&format!("/orders/{id}")).as_str()));
+    assert_eq!(
+        r.header("location"),
+        Some(t.path(&format!("/orders/{id}")).as_str())
+    );
     for (key, want) in [
         ("orderNumber", json!("#1001")),
         ("source", json!("manual")),
@@ -204,8 +333,15 @@ fn create_answers_201_with_location_and_get_gives_an_etag(c: &Client) {
     ] {
         assert_eq!(order[key], want, "{key}");
     }
-    assert!(order["createdAt"].as_str().is_some_and(|s| s.ends_with('Z')));
-    let got = c.call("GET", &t.path(&format!("/orders/{id}")), Some(&t.florist), None);
+    assert!(order["createdAt"]
+        .as_str()
+        .is_some_and(|s| s.ends_with('Z')));
+    let got = c.call(
+        "GET",
+        &t.path(&format!("/orders/{id}")),
+        Some(&t.florist),
+        None,
+    );
     assert_eq!(got.status, 200);
     assert_eq!(got.header("etag"), Some("\"1\""));
     assert_eq!(got.json(), order);
@@ -220,11 +356,35 @@ fn list_filters_by_status_and_assignee_and_pages_with_a_cursor(c: &Client) {
     let t = c.tenant("list");
     let mut ids = Vec::new();
     for i in 0..5 {
-        ids.push(t.create_order(&format!("Customer {i}"))["id"].as_str().unwrap_or_default().to_string());
+        ids.push(
+            t.create_order(&format!("Customer {i}"))["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        );
     }
-    assert_eq!(t.put(&ids[0], &t.florist, json!({"status": "in_progress", "assignedTo": "florist-123"})).status, 200);
-    assert_eq!(t.put(&ids[1], &t.florist, json!({"assignedTo": "florist-456"})).status, 200);
-    let get = |q: &str| c.call("GET", &t.path(&format!("/orders{q}")), Some(&t.florist), None);
+    assert_eq!(
+        t.put(
+            &ids[0],
+            &t.florist,
+            json!({"status": "in_progress", "assignedTo": "florist-123"})
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        t.put(&ids[1], &t.florist, json!({"assignedTo": "florist-456"}))
+            .status,
+        200
+    );
+    let get = |q: &str| {
+        c.call(
+            "GET",
+            &t.path(&format!("/orders{q}")),
+            Some(&t.florist),
+            None,
+        )
+    };
     let r = get("?status=in_progress").json();
     assert_eq!(r["orders"].as_array().map(Vec::len), Some(1));
     assert_eq!(r["orders"][0]["id"], ids[0].as_str());
@@ -252,7 +412,13 @@ fn list_filters_by_status_and_assignee_and_pages_with_a_cursor(c: &Client) {
     let mut want = ids.clone();
     want.sort();
     assert_eq!(seen, want);
-    for bad in ["?limit=0", "?limit=201", "?limit=x", "?status=wilted", "?cursor=garbage!"] {
+    for bad in [
+        "?limit=0",
+        "?limit=201",
+        "?limit=x",
+        "?status=wilted",
+        "?cursor=garbage!",
+    ] {
         let r = get(bad);
         assert_eq!(r.status, 400, "{bad}");
         assert!(r.json()["error"]["message"].is_string());
@@ -264,7 +430,11 @@ fn put_updates_and_names_the_token_user_never_the_body(c: &Client) {
     let t = c.tenant("put");
     let order = t.create_order("Ada");
     let id = order["id"].as_str().unwrap_or_default();
-    let r = t.put(id, &t.florist2, json!({"status": "in_progress", "assignedTo": "florist-456", "updatedBy": "mallory"}));
+    let r = t.put(
+        id,
+        &t.florist2,
+        json!({"status": "in_progress", "assignedTo": "florist-456", "updatedBy": "mallory"}),
+    );
     assert_eq!(r.status, 200, "{}", body_text(&r));
     let v = r.json();
     assert_eq!(v["order"]["status"], "in_progress");
@@ -274,7 +444,9 @@ fn put_updates_and_names_the_token_user_never_the_body(c: &Client) {
     assert_eq!(v["event"]["type"], "order_updated");
     assert_eq!(v["event"]["updatedBy"], "florist-456");
     assert_eq!(v["event"]["changes"], json!(["status", "assignedTo"]));
-    assert!(v["event"]["id"].as_str().is_some_and(|s| s.parse::<u64>().is_ok()));
+    assert!(v["event"]["id"]
+        .as_str()
+        .is_some_and(|s| s.parse::<u64>().is_ok()));
     assert!(v["event"]["timestamp"].as_str().is_some());
     assert_eq!(r.header("etag"), Some("\"2\""));
     // If-Match with the current version succeeds; unassign with null.
@@ -283,7 +455,10 @@ fn put_updates_and_names_the_token_user_never_the_body(c: &Client) {
         &t.path(&format!("/orders/{id}")),
         Some(&t.florist),
         &[("If-Match", "\"2\"")],
-        Some(("application/json", br#"{"assignedTo":null,"notes":"customer requested pink roses"}"#)),
+        Some((
+            "application/json",
+            br#"{"assignedTo":null,"notes":"customer requested pink roses"}"#,
+        )),
     );
     let r = r.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(r.status, 200);
@@ -296,7 +471,10 @@ fn stale_if_match_is_412_with_the_current_order_and_writes_nothing(c: &Client) {
     let order = t.create_order("Ada");
     let id = order["id"].as_str().unwrap_or_default();
     assert_eq!(t.put(id, &t.florist, json!({"notes": "first"})).status, 200);
-    let cursor = t.poll("0")["cursor"].as_str().unwrap_or_default().to_string();
+    let cursor = t.poll("0")["cursor"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     for stale in ["\"1\"", "1", "W/\"1\"", "\"banana\""] {
         let r = c
             .request(
@@ -312,32 +490,84 @@ fn stale_if_match_is_412_with_the_current_order_and_writes_nothing(c: &Client) {
         assert_eq!(r.json()["order"]["notes"], "first");
         assert_eq!(r.json()["order"]["version"], 2);
     }
-    let got = c.call("GET", &t.path(&format!("/orders/{id}")), Some(&t.florist), None).json();
-    assert_eq!((got["notes"].as_str(), got["version"].as_i64()), (Some("first"), Some(2)));
+    let got = c
+        .call(
+            "GET",
+            &t.path(&format!("/orders/{id}")),
+            Some(&t.florist),
+            None,
+        )
+        .json();
+    assert_eq!(
+        (got["notes"].as_str(), got["version"].as_i64()),
+        (Some("first"), Some(2))
+    );
     let after = t.poll(&cursor);
-    assert_eq!(after["cursor"].as_str(), Some(cursor.as_str()), "no event was logged");
+    assert_eq!(
+        after["cursor"].as_str(),
+        Some(cursor.as_str()),
+        "no event was logged"
+    );
     assert_eq!(after["orders"], json!([]));
 }
 
 fn forbidden_transitions_and_unknown_statuses_are_422(c: &Client) {
     let t = c.tenant("fsm");
-    let id = t.create_order("Ada")["id"].as_str().unwrap_or_default().to_string();
-    let r = t.put(&id, &t.florist, json!({"status": "delivered", "notes": "skip ahead"}));
-    assert_eq!((r.status, r.error_code().as_str()), (422, "invalid_transition"));
+    let id = t.create_order("Ada")["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let r = t.put(
+        &id,
+        &t.florist,
+        json!({"status": "delivered", "notes": "skip ahead"}),
+    );
+    assert_eq!(
+        (r.status, r.error_code().as_str()),
+        (422, "invalid_transition")
+    );
     let r = t.put(&id, &t.florist, json!({"status": "wilted"}));
     assert_eq!((r.status, r.error_code().as_str()), (422, "invalid_status"));
-    let got = c.call("GET", &t.path(&format!("/orders/{id}")), Some(&t.florist), None).json();
-    assert_eq!((got["status"].as_str(), got["notes"].as_str(), got["version"].as_i64()), (Some("new"), Some(""), Some(1)));
+    let got = c
+        .call(
+            "GET",
+            &t.path(&format!("/orders/{id}")),
+            Some(&t.florist),
+            None,
+        )
+        .json();
+    assert_eq!(
+        (
+            got["status"].as_str(),
+            got["notes"].as_str(),
+            got["version"].as_i64()
+        ),
+        (Some("new"), Some(""), Some(1))
+    );
     for next in ["in_progress", "ready", "out_for_delivery", "delivered"] {
-        assert_eq!(t.put(&id, &t.florist, json!({"status": next})).status, 200, "to {next}");
+        assert_eq!(
+            t.put(&id, &t.florist, json!({"status": next})).status,
+            200,
+            "to {next}"
+        );
     }
-    assert_eq!(t.put(&id, &t.florist, json!({"status": "new"})).status, 422, "delivered is final");
+    assert_eq!(
+        t.put(&id, &t.florist, json!({"status": "new"})).status,
+        422,
+        "delivered is final"
+    );
 }
 
 fn an_update_that_changes_nothing_emits_no_event(c: &Client) {
     let t = c.tenant("noop");
-    let id = t.create_order("Ada")["id"].as_str().unwrap_or_default().to_string();
-    let cursor = t.poll("0")["cursor"].as_str().unwrap_or_default().to_string();
+    let id = t.create_order("Ada")["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let cursor = t.poll("0")["cursor"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let r = t.put(&id, &t.florist, json!({"status": "new", "notes": ""}));
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["event"], Value::Null);
@@ -347,7 +577,10 @@ fn an_update_that_changes_nothing_emits_no_event(c: &Client) {
 
 fn bad_requests_get_clear_json_errors_never_5xx(c: &Client) {
     let t = c.tenant("bad");
-    let id = t.create_order("Ada")["id"].as_str().unwrap_or_default().to_string();
+    let id = t.create_order("Ada")["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let orders = t.path("/orders");
     let one = t.path(&format!("/orders/{id}"));
     let raw = |method: &str, path: &str, ct: &str, body: &[u8]| {
@@ -355,30 +588,136 @@ fn bad_requests_get_clear_json_errors_never_5xx(c: &Client) {
             .unwrap_or_else(|e| panic!("{e}"))
     };
     let cases: Vec<(crate::support::Resp, u16, &str)> = vec![
-        (raw("POST", &orders, "application/json", b"{not json"), 400, "invalid_json"),
-        (raw("PUT", &one, "application/json", b"[1,2"), 400, "invalid_json"),
-        (raw("POST", &orders, "application/json", b"[]"), 400, "invalid_body"),
-        (raw("POST", &orders, "text/plain", b"{}"), 415, "unsupported_media_type"),
-        (raw("PUT", &one, "application/x-www-form-urlencoded", b"notes=x"), 415, "unsupported_media_type"),
-        (raw("POST", &orders, "application/json", &vec![b' '; 1024 * 1024 + 10]), 413, "payload_too_large"),
-        (raw("POST", &orders, "application/json", br#"{"customerName":"A","items":[{"title":"x","quantity":-1}]}"#), 400, "invalid_field"),
-        (raw("POST", &orders, "application/json", br#"{"customerName":"A","items":"roses"}"#), 400, "invalid_field"),
-        (raw("PUT", &one, "application/json", b"{}"), 400, "empty_update"),
-        (raw("PUT", &one, "application/json", br#"{"notes":42}"#), 400, "invalid_field"),
-        (c.call("GET", "/api/nothing-here", None, None), 404, "not_found"),
-        (c.call("GET", &t.path("/bouquets"), Some(&t.florist), None), 404, "not_found"),
-        (c.call("PATCH", &one, Some(&t.florist), Some(json!({}))), 405, "method_not_allowed"),
-        (c.call("DELETE", &orders, Some(&t.manager), None), 405, "method_not_allowed"),
-        (c.call("POST", "/api/health", None, None), 405, "method_not_allowed"),
-        (c.call("GET", &t.path("/orders/no-such-order"), Some(&t.florist), None), 404, "not_found"),
-        (c.call("PUT", &t.path("/orders/no-such-order"), Some(&t.florist), Some(json!({"notes": "x"}))), 404, "not_found"),
-        (c.call("GET", &t.path("/orders/realtime-status?since=yesterday"), Some(&t.florist), None), 400, "invalid_since"),
+        (
+            raw("POST", &orders, "application/json", b"{not json"),
+            400,
+            "invalid_json",
+        ),
+        (
+            raw("PUT", &one, "application/json", b"[1,2"),
+            400,
+            "invalid_json",
+        ),
+        (
+            raw("POST", &orders, "application/json", b"[]"),
+            400,
+            "invalid_body",
+        ),
+        (
+            raw("POST", &orders, "text/plain", b"{}"),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            raw("PUT", &one, "application/x-www-form-urlencoded", b"notes=x"),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            raw(
+                "POST",
+                &orders,
+                "application/json",
+                &vec![b' '; 1024 * 1024 + 10],
+            ),
+            413,
+            "payload_too_large",
+        ),
+        (
+            raw(
+                "POST",
+                &orders,
+                "application/json",
+                br#"{"customerName":"A","items":[{"title":"x","quantity":-1}]}"#,
+            ),
+            400,
+            "invalid_field",
+        ),
+        (
+            raw(
+                "POST",
+                &orders,
+                "application/json",
+                br#"{"customerName":"A","items":"roses"}"#,
+            ),
+            400,
+            "invalid_field",
+        ),
+        (
+            raw("PUT", &one, "application/json", b"{}"),
+            400,
+            "empty_update",
+        ),
+        (
+            raw("PUT", &one, "application/json", br#"{"notes":42}"#),
+            400,
+            "invalid_field",
+        ),
+        (
+            c.call("GET", "/api/nothing-here", None, None),
+            404,
+            "not_found",
+        ),
+        (
+            c.call("GET", &t.path("/bouquets"), Some(&t.florist), None),
+            404,
+            "not_found",
+        ),
+        (
+            c.call("PATCH", &one, Some(&t.florist), Some(json!({}))),
+            405,
+            "method_not_allowed",
+        ),
+        (
+            c.call("DELETE", &orders, Some(&t.manager), None),
+            405,
+            "method_not_allowed",
+        ),
+        (
+            c.call("POST", "/api/health", None, None),
+            405,
+            "method_not_allowed",
+        ),
+        (
+            c.call(
+                "GET",
+                &t.path("/orders/no-such-order"),
+                Some(&t.florist),
+                None,
+            ),
+            404,
+            "not_found",
+        ),
+        (
+            c.call(
+                "PUT",
+                &t.path("/orders/no-such-order"),
+                Some(&t.florist),
+                Some(json!({"notes": "x"})),
+            ),
+            404,
+            "not_found",
+        ),
+        (
+            c.call(
+                "GET",
+                &t.path("/orders/realtime-status?since=yesterday"),
+                Some(&t.florist),
+                None,
+            ),
+            400,
+            "invalid_since",
+        ),
     ];
     for (i, (r, status, code)) in cases.iter().enumerate() {
         assert_eq!(r.status, *status, "case {i}: {}", body_text(r));
         assert_eq!(r.error_code(), *code, "case {i}");
-        assert!(r.json()["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
-        assert!(r.header("content-type").is_some_and(|ct| ct.contains("application/json")));
+        assert!(r.json()["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()));
+        assert!(r
+            .header("content-type")
+            .is_some_and(|ct| ct.contains("application/json")));
     }
     // And nothing was half-written: still one order, untouched.
     let list = c.call("GET", &orders, Some(&t.florist), None).json();
@@ -389,20 +728,38 @@ fn bad_requests_get_clear_json_errors_never_5xx(c: &Client) {
 fn orders_of_another_tenant_are_404(c: &Client) {
     let a = c.tenant("iso-a");
     let b = c.tenant("iso-b");
-    let id = a.create_order("Secret")["id"].as_str().unwrap_or_default().to_string();
+    let id = a.create_order("Secret")["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let path = b.path(&format!("/orders/{id}"));
     assert_eq!(c.call("GET", &path, Some(&b.florist), None).status, 404);
-    assert_eq!(b.put(&id, &b.florist, json!({"notes": "mine now"})).status, 404);
+    assert_eq!(
+        b.put(&id, &b.florist, json!({"notes": "mine now"})).status,
+        404
+    );
     assert_eq!(c.call("DELETE", &path, Some(&b.manager), None).status, 404);
-    let list = c.call("GET", &b.path("/orders"), Some(&b.florist), None).json();
+    let list = c
+        .call("GET", &b.path("/orders"), Some(&b.florist), None)
+        .json();
     assert_eq!(list["orders"], json!([]));
-    let got = c.call("GET", &a.path(&format!("/orders/{id}")), Some(&a.florist), None).json();
+    let got = c
+        .call(
+            "GET",
+            &a.path(&format!("/orders/{id}")),
+            Some(&a.florist),
+            None,
+        )
+        .json();
     assert_eq!(got["notes"], "");
 }
 
 fn delete_is_for_managers_and_answers_204_then_404(c: &Client) {
     let t = c.tenant("del");
-    let id = t.create_order("Ada")["id"].as_str().unwrap_or_default().to_string();
+    let id = t.create_order("Ada")["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let path = t.path(&format!("/orders/{id}"));
     assert_eq!(c.call("DELETE", &path, Some(&t.florist), None).status, 403);
     assert_eq!(c.call("GET", &path, Some(&t.florist), None).status, 200);

@@ -13,8 +13,8 @@ use std::time::Instant;
 
 use support::{Client, Server};
 
-type Test = (&'static str, fn(&Client));
-type ServerTest = (&'static str, fn(&mut Server));
+pub type Test = (&'static str, fn(&Client));
+pub type ServerTest = (&'static str, fn(&mut Server));
 
 fn main() {
     let filter = std::env::args().nth(1).filter(|a| !a.starts_with('-'));
@@ -43,8 +43,12 @@ fn main() {
 
     let workers: Vec<_> = (0..4)
         .map(|_| {
-            let (queue, failures, passed, client) =
-                (queue.clone(), failures.clone(), passed.clone(), client.clone());
+            let (queue, failures, passed, client) = (
+                queue.clone(),
+                failures.clone(),
+                passed.clone(),
+                client.clone(),
+            );
             std::thread::spawn(move || loop {
                 let Some((name, test)) = queue.lock().ok().and_then(|mut q| q.pop()) else {
                     return;

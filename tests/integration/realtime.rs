@@ -7,21 +7,51 @@ use serde_json::{json, Value};
 
 use crate::support::{ids, secs, Client, Resume, Server, SseMsg, Tenant, HEARTBEAT_SECONDS};
 
-pub const TESTS: &[(&str, fn(&Client))] = &[
-    ("the_stream_is_sse_with_a_live_preamble", the_stream_is_sse_with_a_live_preamble),
-    ("two_subscribers_both_get_an_update", two_subscribers_both_get_an_update),
-    ("thirty_concurrent_writers_give_thirty_gapless_events_everywhere", thirty_concurrent_writers_give_thirty_gapless_events_everywhere),
-    ("resume_by_header_replays_exactly_the_missed_events_then_goes_live", resume_by_header_replays_exactly_the_missed_events_then_goes_live),
-    ("resume_by_query_replays_and_the_header_wins_over_the_query", resume_by_query_replays_and_the_header_wins_over_the_query),
-    ("a_pruned_or_unknown_resume_id_gets_resync", a_pruned_or_unknown_resume_id_gets_resync),
-    ("heartbeats_arrive_every_heartbeat_seconds", heartbeats_arrive_every_heartbeat_seconds),
-    ("a_killed_client_is_pruned_within_two_heartbeats", a_killed_client_is_pruned_within_two_heartbeats),
+pub const TESTS: &[crate::Test] = &[
+    (
+        "the_stream_is_sse_with_a_live_preamble",
+        the_stream_is_sse_with_a_live_preamble,
+    ),
+    (
+        "two_subscribers_both_get_an_update",
+        two_subscribers_both_get_an_update,
+    ),
+    (
+        "thirty_concurrent_writers_give_thirty_gapless_events_everywhere",
+        thirty_concurrent_writers_give_thirty_gapless_events_everywhere,
+    ),
+    (
+        "resume_by_header_replays_exactly_the_missed_events_then_goes_live",
+        resume_by_header_replays_exactly_the_missed_events_then_goes_live,
+    ),
+    (
+        "resume_by_query_replays_and_the_header_wins_over_the_query",
+        resume_by_query_replays_and_the_header_wins_over_the_query,
+    ),
+    (
+        "a_pruned_or_unknown_resume_id_gets_resync",
+        a_pruned_or_unknown_resume_id_gets_resync,
+    ),
+    (
+        "heartbeats_arrive_every_heartbeat_seconds",
+        heartbeats_arrive_every_heartbeat_seconds,
+    ),
+    (
+        "a_killed_client_is_pruned_within_two_heartbeats",
+        a_killed_client_is_pruned_within_two_heartbeats,
+    ),
     ("events_never_cross_tenants", events_never_cross_tenants),
-    ("polling_returns_exactly_the_changes_since_a_cursor", polling_returns_exactly_the_changes_since_a_cursor),
-    ("create_and_delete_events_are_broadcast", create_and_delete_events_are_broadcast),
+    (
+        "polling_returns_exactly_the_changes_since_a_cursor",
+        polling_returns_exactly_the_changes_since_a_cursor,
+    ),
+    (
+        "create_and_delete_events_are_broadcast",
+        create_and_delete_events_are_broadcast,
+    ),
 ];
 
-pub const SERVER_TESTS: &[(&str, fn(&mut Server))] = &[(
+pub const SERVER_TESTS: &[crate::ServerTest] = &[(
     "restarting_the_server_mid_stream_and_resuming_loses_nothing",
     restarting_the_server_mid_stream_and_resuming_loses_nothing,
 )];
@@ -31,21 +61,31 @@ fn id_of(order: &Value) -> String {
 }
 
 fn seq_of(event: &Value) -> u64 {
-    event["id"].as_str().and_then(|s| s.parse().ok()).unwrap_or(0)
+    event["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
 }
 
 fn head(t: &Tenant) -> u64 {
-    t.poll("0")["cursor"].as_str().and_then(|s| s.parse().ok()).unwrap_or(0)
+    t.poll("0")["cursor"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
 }
 
 fn the_stream_is_sse_with_a_live_preamble(c: &Client) {
     let t = c.tenant("sse");
     let sse = t.subscribe(Resume::Live);
     assert_eq!(sse.status, 200);
-    assert!(sse.header("content-type").is_some_and(|v| v.starts_with("text/event-stream")));
+    assert!(sse
+        .header("content-type")
+        .is_some_and(|v| v.starts_with("text/event-stream")));
     assert_eq!(sse.header("cache-control"), Some("no-cache, no-transform"));
     assert_eq!(sse.header("x-accel-buffering"), Some("no"));
-    assert!(sse.header("content-encoding").is_none_or(|v| v == "identity"));
+    assert!(sse
+        .header("content-encoding")
+        .is_none_or(|v| v == "identity"));
     match sse.next(secs(5)) {
         Some(SseMsg::Retry(ms)) => assert_eq!(ms, "3000"),
         other => panic!("first bytes should be a retry hint, got {other:?}"),
@@ -58,14 +98,21 @@ fn two_subscribers_both_get_an_update(c: &Client) {
     let id = id_of(&t.create_order("Ada"));
     let a = t.subscribe(Resume::Live);
     let b = t.subscribe(Resume::Live);
-    let r = t.put(&id, &t.florist2, json!({"status": "in_progress", "assignedTo": "florist-456"}));
+    let r = t.put(
+        &id,
+        &t.florist2,
+        json!({"status": "in_progress", "assignedTo": "florist-456"}),
+    );
     assert_eq!(r.status, 200);
     let sent = r.json()["event"].clone();
     for sub in [&a, &b] {
         let (eid, kind, data) = sub.next_event(secs(5)).expect("the update");
         assert_eq!(kind, "order_updated");
         assert_eq!(eid, sent["id"].as_str().unwrap_or_default());
-        assert_eq!(data, sent, "the SSE data is the same event object as the PUT response");
+        assert_eq!(
+            data, sent,
+            "the SSE data is the same event object as the PUT response"
+        );
         assert_eq!(data["tenantId"], t.id.as_str());
         assert_eq!(data["orderId"], id.as_str());
         assert_eq!(data["updatedBy"], "florist-456");
@@ -76,7 +123,9 @@ fn two_subscribers_both_get_an_update(c: &Client) {
 
 fn thirty_concurrent_writers_give_thirty_gapless_events_everywhere(c: &Client) {
     let t = c.tenant("thirty");
-    let orders: Vec<String> = (0..10).map(|i| id_of(&t.create_order(&format!("C{i}")))).collect();
+    let orders: Vec<String> = (0..10)
+        .map(|i| id_of(&t.create_order(&format!("C{i}"))))
+        .collect();
     let start = head(&t);
     let subs: Vec<_> = (0..3).map(|_| t.subscribe(Resume::Live)).collect();
     thread::sleep(Duration::from_millis(300));
@@ -89,7 +138,12 @@ fn thirty_concurrent_writers_give_thirty_gapless_events_everywhere(c: &Client) {
             );
             thread::spawn(move || {
                 client
-                    .call("PUT", &path, Some(&token), Some(json!({"notes": format!("writer {i}")})))
+                    .call(
+                        "PUT",
+                        &path,
+                        Some(&token),
+                        Some(json!({"notes": format!("writer {i}")})),
+                    )
                     .status
             })
         })
@@ -100,7 +154,11 @@ fn thirty_concurrent_writers_give_thirty_gapless_events_everywhere(c: &Client) {
     let want: Vec<u64> = (start + 1..=start + 30).collect();
     for sub in &subs {
         let got = sub.events(30, secs(20));
-        assert_eq!(ids(&got), want, "every subscriber sees seq +1 each, no gap, no duplicate");
+        assert_eq!(
+            ids(&got),
+            want,
+            "every subscriber sees seq +1 each, no gap, no duplicate"
+        );
         sub.assert_quiet(Duration::from_millis(500));
     }
     // The log agrees with what was delivered: every order's latest notes are from some writer.
@@ -117,7 +175,12 @@ fn resume_case(c: &Client, by_header: bool) {
     let (seen, _, _) = first.next_event(secs(5)).expect("event one");
     first.cut(); // Wi-Fi drops
     let missed: Vec<u64> = (1..=3)
-        .map(|i| seq_of(&t.put(&id, &t.florist, json!({"notes": format!("missed {i}")})).json()["event"]))
+        .map(|i| {
+            seq_of(
+                &t.put(&id, &t.florist, json!({"notes": format!("missed {i}")}))
+                    .json()["event"],
+            )
+        })
         .collect();
     let resumed = if by_header {
         t.subscribe(Resume::Header(seen.clone()))
@@ -129,7 +192,11 @@ fn resume_case(c: &Client, by_header: bool) {
     assert_eq!(replay[2].2["order"]["notes"], "missed 3");
     let live = seq_of(&t.put(&id, &t.florist, json!({"notes": "live"})).json()["event"]);
     let next = resumed.events(1, secs(5));
-    assert_eq!(ids(&next), vec![live], "then live, no gap, no duplicate at the seam");
+    assert_eq!(
+        ids(&next),
+        vec![live],
+        "then live, no gap, no duplicate at the seam"
+    );
     resumed.assert_quiet(Duration::from_millis(500));
 }
 
@@ -145,7 +212,10 @@ fn resume_by_query_replays_and_the_header_wins_over_the_query(c: &Client) {
         t.put(&id, &t.florist, json!({"notes": format!("n{n}")}));
     }
     // Events 1 (create) .. 4; header says 3, query says 1: the header wins.
-    let path = t.path(&format!("/realtime/orders?access_token={}&lastEventId=1", t.florist));
+    let path = t.path(&format!(
+        "/realtime/orders?access_token={}&lastEventId=1",
+        t.florist
+    ));
     let sse = crate::support::Sse::open(c, &path, &[("Last-Event-ID".into(), "3".into())]);
     assert_eq!(ids(&sse.events(1, secs(5))), vec![4]);
     sse.assert_quiet(Duration::from_millis(500));
@@ -172,7 +242,11 @@ fn a_pruned_or_unknown_resume_id_gets_resync(c: &Client) {
     drop(sse);
     // Older than retention: prune the log, then resume from 1.
     thread::sleep(Duration::from_millis(1100));
-    let r = c.admin("POST", "/api/admin/maintenance/prune-events", json!({"olderThanSeconds": 1, "tenantId": t.id}));
+    let r = c.admin(
+        "POST",
+        "/api/admin/maintenance/prune-events",
+        json!({"olderThanSeconds": 1, "tenantId": t.id}),
+    );
     assert_eq!(r.status, 200);
     assert!(r.json()["deleted"].as_u64().is_some_and(|n| n >= 3));
     let new_head = head(&t);
@@ -194,7 +268,11 @@ fn heartbeats_arrive_every_heartbeat_seconds(c: &Client) {
             }
         }
     }
-    assert!(beats >= 3, "got {beats} heartbeats in {}s", HEARTBEAT_SECONDS * 6 + 4);
+    assert!(
+        beats >= 3,
+        "got {beats} heartbeats in {}s",
+        HEARTBEAT_SECONDS * 6 + 4
+    );
 }
 
 fn a_killed_client_is_pruned_within_two_heartbeats(c: &Client) {
@@ -218,7 +296,10 @@ fn a_killed_client_is_pruned_within_two_heartbeats(c: &Client) {
     // The survivor still gets events.
     let id = id_of(&t.create_order("Ada"));
     let (_, kind, data) = keep.next_event(secs(5)).expect("event");
-    assert_eq!((kind.as_str(), data["orderId"].as_str()), ("order_created", Some(id.as_str())));
+    assert_eq!(
+        (kind.as_str(), data["orderId"].as_str()),
+        ("order_created", Some(id.as_str()))
+    );
 }
 
 fn events_never_cross_tenants(c: &Client) {
@@ -230,10 +311,19 @@ fn events_never_cross_tenants(c: &Client) {
     let ob = id_of(&b.create_order("Only B"));
     let (_, _, da) = sa.next_event(secs(5)).expect("a's event");
     let (_, _, db) = sb.next_event(secs(5)).expect("b's event");
-    assert_eq!((da["orderId"].as_str(), da["tenantId"].as_str()), (Some(oa.as_str()), Some(a.id.as_str())));
-    assert_eq!((db["orderId"].as_str(), db["tenantId"].as_str()), (Some(ob.as_str()), Some(b.id.as_str())));
+    assert_eq!(
+        (da["orderId"].as_str(), da["tenantId"].as_str()),
+        (Some(oa.as_str()), Some(a.id.as_str()))
+    );
+    assert_eq!(
+        (db["orderId"].as_str(), db["tenantId"].as_str()),
+        (Some(ob.as_str()), Some(b.id.as_str()))
+    );
     // Each shop's seq starts at 1 on its own.
-    assert_eq!((da["id"].as_str(), db["id"].as_str()), (Some("1"), Some("1")));
+    assert_eq!(
+        (da["id"].as_str(), db["id"].as_str()),
+        (Some("1"), Some("1"))
+    );
     sa.assert_quiet(Duration::from_millis(700));
     sb.assert_quiet(Duration::from_millis(100));
     // A resume with the other shop's ids replays only this shop's log.
@@ -253,19 +343,33 @@ fn polling_returns_exactly_the_changes_since_a_cursor(c: &Client) {
     assert_eq!(first["orders"].as_array().map(Vec::len), Some(3));
     assert_eq!(first["hasMore"], false);
     let at_cursor = t.poll("3");
-    assert_eq!((at_cursor["orders"].clone(), at_cursor["deletedOrderIds"].clone()), (json!([]), json!([])));
+    assert_eq!(
+        (
+            at_cursor["orders"].clone(),
+            at_cursor["deletedOrderIds"].clone()
+        ),
+        (json!([]), json!([]))
+    );
     assert_eq!(at_cursor["cursor"], "3");
     let before_changes = chrono_now();
     thread::sleep(Duration::from_millis(20));
     t.put(&o2, &t.florist, json!({"notes": "a"}));
     t.put(&o2, &t.florist, json!({"notes": "b"}));
-    let del = c.call("DELETE", &t.path(&format!("/orders/{o3}")), Some(&t.manager), None);
+    let del = c.call(
+        "DELETE",
+        &t.path(&format!("/orders/{o3}")),
+        Some(&t.manager),
+        None,
+    );
     assert_eq!(del.status, 204);
     let since = t.poll("3");
     assert_eq!(since["cursor"], "6");
     let orders = since["orders"].as_array().cloned().unwrap_or_default();
     assert_eq!(orders.len(), 1, "o2 once, with its latest state");
-    assert_eq!((orders[0]["id"].as_str(), orders[0]["notes"].as_str()), (Some(o2.as_str()), Some("b")));
+    assert_eq!(
+        (orders[0]["id"].as_str(), orders[0]["notes"].as_str()),
+        (Some(o2.as_str()), Some("b"))
+    );
     assert_eq!(since["deletedOrderIds"], json!([o3]));
     assert!(!orders.iter().any(|o| o["id"] == o1.as_str()));
     // By timestamp, as the seed's clients poll.
@@ -292,7 +396,12 @@ fn create_and_delete_events_are_broadcast(c: &Client) {
     assert_eq!(kind, "order_created");
     assert_eq!(data["order"], order);
     assert_eq!(data["updatedBy"], "florist-123");
-    let r = c.call("DELETE", &t.path(&format!("/orders/{id}")), Some(&t.manager), None);
+    let r = c.call(
+        "DELETE",
+        &t.path(&format!("/orders/{id}")),
+        Some(&t.manager),
+        None,
+    );
     assert_eq!(r.status, 204);
     let (_, kind, data) = sse.next_event(secs(5)).expect("deleted");
     assert_eq!(kind, "order_deleted");
@@ -316,12 +425,25 @@ fn restarting_the_server_mid_stream_and_resuming_loses_nothing(server: &mut Serv
     let c = server.client();
     let mut missed = Vec::new();
     for n in 0..3 {
-        let r = c.call("PUT", &t.path(&format!("/orders/{id}")), Some(&t.florist), Some(json!({"notes": format!("after {n}")})));
+        let r = c.call(
+            "PUT",
+            &t.path(&format!("/orders/{id}")),
+            Some(&t.florist),
+            Some(json!({"notes": format!("after {n}")})),
+        );
         assert_eq!(r.status, 200);
         missed.push(seq_of(&r.json()["event"]));
     }
     let resumed = t.subscribe(Resume::Header(last_seen));
     assert_eq!(ids(&resumed.events(3, secs(10))), missed);
-    let live = c.call("PUT", &t.path(&format!("/orders/{id}")), Some(&t.florist), Some(json!({"status": "in_progress"})));
-    assert_eq!(ids(&resumed.events(1, secs(5))), vec![seq_of(&live.json()["event"])]);
+    let live = c.call(
+        "PUT",
+        &t.path(&format!("/orders/{id}")),
+        Some(&t.florist),
+        Some(json!({"status": "in_progress"})),
+    );
+    assert_eq!(
+        ids(&resumed.events(1, secs(5))),
+        vec![seq_of(&live.json()["event"])]
+    );
 }

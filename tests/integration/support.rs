@@ -101,7 +101,10 @@ impl Server {
             }
             thread::sleep(Duration::from_millis(200));
         }
-        panic!("the Worker did not answer /api/health within 90 s; see {:?}", self.state);
+        panic!(
+            "the Worker did not answer /api/health within 90 s; see {:?}",
+            self.state
+        );
     }
 
     /// Stops the Worker cleanly (TERM lets workerd flush the local D1).
@@ -337,7 +340,12 @@ impl Client {
             "/api/admin/tenants",
             json!({"id": id, "name": format!("Shop {id}"), "shopifyDomain": domain}),
         );
-        assert_eq!(resp.status, 201, "create tenant: {}", String::from_utf8_lossy(&resp.body));
+        assert_eq!(
+            resp.status,
+            201,
+            "create tenant: {}",
+            String::from_utf8_lossy(&resp.body)
+        );
         let token = |user: &str, role: &str| {
             let r = self.admin(
                 "POST",
@@ -382,8 +390,12 @@ impl Tenant {
     }
 
     pub fn put(&self, id: &str, token: &str, body: Value) -> Resp {
-        self.client
-            .call("PUT", &self.path(&format!("/orders/{id}")), Some(token), Some(body))
+        self.client.call(
+            "PUT",
+            &self.path(&format!("/orders/{id}")),
+            Some(token),
+            Some(body),
+        )
     }
 
     pub fn poll(&self, since: &str) -> Value {
@@ -398,9 +410,12 @@ impl Tenant {
     }
 
     pub fn stats(&self) -> Value {
-        let r = self
-            .client
-            .call("GET", &self.path("/realtime/stats"), Some(&self.manager), None);
+        let r = self.client.call(
+            "GET",
+            &self.path("/realtime/stats"),
+            Some(&self.manager),
+            None,
+        );
         assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
         r.json()
     }
@@ -425,7 +440,11 @@ pub enum Resume {
 
 #[derive(Debug, Clone)]
 pub enum SseMsg {
-    Event { id: String, event: String, data: Value },
+    Event {
+        id: String,
+        event: String,
+        data: Value,
+    },
     Comment(String),
     Retry(String),
     Closed,

@@ -7,14 +7,39 @@ use serde_json::{json, Value};
 
 use crate::support::{secs, unique, Client, Resp, Resume, Tenant};
 
-pub const TESTS: &[(&str, fn(&Client))] = &[
-    ("a_bad_or_missing_signature_is_401_and_stores_nothing", a_bad_or_missing_signature_is_401_and_stores_nothing),
-    ("orders_create_adds_a_mapped_order_and_broadcasts_it", orders_create_adds_a_mapped_order_and_broadcasts_it),
-    ("a_replayed_webhook_id_is_200_with_no_second_event", a_replayed_webhook_id_is_200_with_no_second_event),
-    ("orders_updated_keeps_florist_fields_and_broadcasts_the_change", orders_updated_keeps_florist_fields_and_broadcasts_the_change),
-    ("a_stale_retry_changes_nothing", a_stale_retry_changes_nothing),
-    ("orders_cancelled_and_orders_delete_reach_the_board", orders_cancelled_and_orders_delete_reach_the_board),
-    ("unknown_shops_malformed_payloads_and_other_topics", unknown_shops_malformed_payloads_and_other_topics),
+pub const TESTS: &[crate::Test] = &[
+    (
+        "a_bad_or_missing_signature_is_401_and_stores_nothing",
+        a_bad_or_missing_signature_is_401_and_stores_nothing,
+    ),
+    (
+        "orders_create_adds_a_mapped_order_and_broadcasts_it",
+        orders_create_adds_a_mapped_order_and_broadcasts_it,
+    ),
+    (
+        "a_replayed_webhook_id_is_200_with_no_second_event",
+        a_replayed_webhook_id_is_200_with_no_second_event,
+    ),
+    (
+        "orders_updated_keeps_florist_fields_and_broadcasts_the_change",
+        orders_updated_keeps_florist_fields_and_broadcasts_the_change,
+    ),
+    (
+        "a_stale_retry_changes_nothing",
+        a_stale_retry_changes_nothing,
+    ),
+    (
+        "an_unchanged_newer_payload_still_makes_older_ones_stale",
+        an_unchanged_newer_payload_still_makes_older_ones_stale,
+    ),
+    (
+        "orders_cancelled_and_orders_delete_reach_the_board",
+        orders_cancelled_and_orders_delete_reach_the_board,
+    ),
+    (
+        "unknown_shops_malformed_payloads_and_other_topics",
+        unknown_shops_malformed_payloads_and_other_topics,
+    ),
 ];
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -32,7 +57,14 @@ fn shop(c: &Client) -> Shop {
     Shop { tenant, domain }
 }
 
-fn deliver(c: &Client, domain: &str, topic: &str, body: &[u8], webhook_id: &str, sig: Option<String>) -> Resp {
+fn deliver(
+    c: &Client,
+    domain: &str,
+    topic: &str,
+    body: &[u8],
+    webhook_id: &str,
+    sig: Option<String>,
+) -> Resp {
     let mut headers = vec![
         ("X-Shopify-Topic", topic.to_string()),
         ("X-Shopify-Shop-Domain", domain.to_string()),
@@ -43,26 +75,44 @@ fn deliver(c: &Client, domain: &str, topic: &str, body: &[u8], webhook_id: &str,
         headers.push(("X-Shopify-Hmac-Sha256", s));
     }
     let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    c.request("POST", "/api/webhooks/shopify", None, &headers, Some(("application/json", body)))
-        .unwrap_or_else(|e| panic!("webhook: {e}"))
+    c.request(
+        "POST",
+        "/api/webhooks/shopify",
+        None,
+        &headers,
+        Some(("application/json", body)),
+    )
+    .unwrap_or_else(|e| panic!("webhook: {e}"))
 }
 
 impl Shop {
     fn send(&self, topic: &str, body: &[u8], webhook_id: &str) -> Resp {
         let c = &self.tenant.client;
-        deliver(c, &self.domain, topic, body, webhook_id, Some(sign(c.webhook_secret.as_bytes(), body)))
+        deliver(
+            c,
+            &self.domain,
+            topic,
+            body,
+            webhook_id,
+            Some(sign(c.webhook_secret.as_bytes(), body)),
+        )
     }
 
     fn orders(&self) -> Vec<Value> {
         let t = &self.tenant;
-        t.client.call("GET", &t.path("/orders"), Some(&t.florist), None).json()["orders"]
+        t.client
+            .call("GET", &t.path("/orders"), Some(&t.florist), None)
+            .json()["orders"]
             .as_array()
             .cloned()
             .unwrap_or_default()
     }
 
     fn head(&self) -> String {
-        self.tenant.poll("0")["cursor"].as_str().unwrap_or_default().to_string()
+        self.tenant.poll("0")["cursor"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 }
 
@@ -70,7 +120,9 @@ fn a_bad_or_missing_signature_is_401_and_stores_nothing(c: &Client) {
     let s = shop(c);
     let body = fixture("orders-create");
     let wrong = sign(b"not-the-secret", &body);
-    let tampered_body = String::from_utf8_lossy(&body).replace("#1001", "#9999").into_bytes();
+    let tampered_body = String::from_utf8_lossy(&body)
+        .replace("#1001", "#9999")
+        .into_bytes();
     let good_sig_for_original = sign(c.webhook_secret.as_bytes(), &body);
     for (sig, payload) in [
         (None, body.as_slice()),
@@ -103,7 +155,10 @@ fn orders_create_adds_a_mapped_order_and_broadcasts_it(c: &Client) {
     assert_eq!(order["deliveryDate"], "2026-11-26");
     assert_eq!(order["cardMessage"], "Happy birthday, Mum! ❤️");
     assert_eq!(order["shopifyNote"], "Please ring the bell twice");
-    assert_eq!(order["notes"], "", "the Shopify note never lands in the florists' notes");
+    assert_eq!(
+        order["notes"], "",
+        "the Shopify note never lands in the florists' notes"
+    );
     assert_eq!(order["status"], "new");
     assert_eq!(
         order["items"],
@@ -117,11 +172,18 @@ fn orders_create_adds_a_mapped_order_and_broadcasts_it(c: &Client) {
 fn a_replayed_webhook_id_is_200_with_no_second_event(c: &Client) {
     let s = shop(c);
     let wid = unique("wid");
-    assert_eq!(s.send("orders/create", &fixture("orders-create"), &wid).status, 200);
+    assert_eq!(
+        s.send("orders/create", &fixture("orders-create"), &wid)
+            .status,
+        200
+    );
     let sse = s.tenant.subscribe(Resume::Live);
     let head = s.head();
     // Shopify's retry of the same delivery (same id), and of an update with a reused id.
-    for (topic, body) in [("orders/create", "orders-create"), ("orders/updated", "orders-updated")] {
+    for (topic, body) in [
+        ("orders/create", "orders-create"),
+        ("orders/updated", "orders-updated"),
+    ] {
         let r = s.send(topic, &fixture(body), &wid);
         assert_eq!(r.status, 200);
         assert_eq!(r.json()["status"], "duplicate");
@@ -135,22 +197,47 @@ fn a_replayed_webhook_id_is_200_with_no_second_event(c: &Client) {
 fn orders_updated_keeps_florist_fields_and_broadcasts_the_change(c: &Client) {
     let s = shop(c);
     let t = &s.tenant;
-    assert_eq!(s.send("orders/create", &fixture("orders-create"), &unique("wid")).status, 200);
+    assert_eq!(
+        s.send("orders/create", &fixture("orders-create"), &unique("wid"))
+            .status,
+        200
+    );
     let id = s.orders()[0]["id"].as_str().unwrap_or_default().to_string();
     let r = t.put(&id, &t.florist, json!({"status": "in_progress", "assignedTo": "florist-123", "notes": "customer requested pink roses"}));
     assert_eq!(r.status, 200);
     let sse = t.subscribe(Resume::Live);
     let r = s.send("orders/updated", &fixture("orders-updated"), &unique("wid"));
-    assert_eq!((r.status, r.json()["status"].as_str()), (200, Some("updated")));
+    assert_eq!(
+        (r.status, r.json()["status"].as_str()),
+        (200, Some("updated"))
+    );
     let (_, kind, event) = sse.next_event(secs(5)).expect("order_updated");
     assert_eq!(kind, "order_updated");
     assert_eq!(event["updatedBy"], "shopify");
-    let changes: Vec<&str> = event["changes"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-    assert!(changes.contains(&"items") && changes.contains(&"cardMessage") && changes.contains(&"shopifyNote"), "{changes:?}");
-    assert!(!changes.iter().any(|c| ["status", "assignedTo", "notes"].contains(c)));
+    let changes: Vec<&str> = event["changes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        changes.contains(&"items")
+            && changes.contains(&"cardMessage")
+            && changes.contains(&"shopifyNote"),
+        "{changes:?}"
+    );
+    assert!(!changes
+        .iter()
+        .any(|c| ["status", "assignedTo", "notes"].contains(c)));
     let order = &event["order"];
-    assert_eq!(order["items"][0], json!({"title": "Pink Rose Bouquet", "quantity": 2}));
-    assert_eq!(order["cardMessage"], "Happy birthday, Mum! Love always, Emma ❤️");
+    assert_eq!(
+        order["items"][0],
+        json!({"title": "Pink Rose Bouquet", "quantity": 2})
+    );
+    assert_eq!(
+        order["cardMessage"],
+        "Happy birthday, Mum! Love always, Emma ❤️"
+    );
     assert_eq!(order["status"], "in_progress");
     assert_eq!(order["assignedTo"], "florist-123");
     assert_eq!(order["notes"], "customer requested pink roses");
@@ -163,13 +250,24 @@ fn orders_updated_keeps_florist_fields_and_broadcasts_the_change(c: &Client) {
 
 fn a_stale_retry_changes_nothing(c: &Client) {
     let s = shop(c);
-    assert_eq!(s.send("orders/create", &fixture("orders-create"), &unique("wid")).status, 200);
-    assert_eq!(s.send("orders/updated", &fixture("orders-updated"), &unique("wid")).status, 200);
+    assert_eq!(
+        s.send("orders/create", &fixture("orders-create"), &unique("wid"))
+            .status,
+        200
+    );
+    assert_eq!(
+        s.send("orders/updated", &fixture("orders-updated"), &unique("wid"))
+            .status,
+        200
+    );
     let before = s.orders()[0].clone();
     let head = s.head();
     // A late retry of an older payload (the create's content, as orders/updated).
     let r = s.send("orders/updated", &fixture("orders-create"), &unique("wid"));
-    assert_eq!((r.status, r.json()["status"].as_str()), (200, Some("stale")));
+    assert_eq!(
+        (r.status, r.json()["status"].as_str()),
+        (200, Some("stale"))
+    );
     assert_eq!(s.orders()[0], before, "nothing overwritten");
     assert_eq!(s.head(), head, "no event");
 }
@@ -177,24 +275,40 @@ fn a_stale_retry_changes_nothing(c: &Client) {
 fn orders_cancelled_and_orders_delete_reach_the_board(c: &Client) {
     let s = shop(c);
     let t = &s.tenant;
-    assert_eq!(s.send("orders/create", &fixture("orders-create"), &unique("wid")).status, 200);
+    assert_eq!(
+        s.send("orders/create", &fixture("orders-create"), &unique("wid"))
+            .status,
+        200
+    );
     let id = s.orders()[0]["id"].as_str().unwrap_or_default().to_string();
     let sse = t.subscribe(Resume::Live);
-    let r = s.send("orders/cancelled", &fixture("orders-cancelled"), &unique("wid"));
+    let r = s.send(
+        "orders/cancelled",
+        &fixture("orders-cancelled"),
+        &unique("wid"),
+    );
     assert_eq!(r.status, 200);
     let (_, kind, event) = sse.next_event(secs(5)).expect("cancel");
     assert_eq!(kind, "order_updated");
     assert_eq!(event["order"]["status"], "cancelled");
-    assert!(event["changes"].as_array().is_some_and(|c| c.contains(&json!("status"))));
+    assert!(event["changes"]
+        .as_array()
+        .is_some_and(|c| c.contains(&json!("status"))));
     let r = s.send("orders/delete", &fixture("orders-delete"), &unique("wid"));
-    assert_eq!((r.status, r.json()["status"].as_str()), (200, Some("deleted")));
+    assert_eq!(
+        (r.status, r.json()["status"].as_str()),
+        (200, Some("deleted"))
+    );
     let (_, kind, event) = sse.next_event(secs(5)).expect("delete");
     assert_eq!(kind, "order_deleted");
     assert_eq!(event["orderId"], id.as_str());
     assert!(s.orders().is_empty());
     // Deleting again (a new delivery) is harmless.
     let r = s.send("orders/delete", &fixture("orders-delete"), &unique("wid"));
-    assert_eq!((r.status, r.json()["status"].as_str()), (200, Some("unchanged")));
+    assert_eq!(
+        (r.status, r.json()["status"].as_str()),
+        (200, Some("unchanged"))
+    );
     sse.assert_quiet(Duration::from_millis(500));
 }
 
@@ -202,15 +316,69 @@ fn unknown_shops_malformed_payloads_and_other_topics(c: &Client) {
     let s = shop(c);
     let body = fixture("orders-create");
     let sig = sign(c.webhook_secret.as_bytes(), &body);
-    let r = deliver(c, "nobody-here.myshopify.com", "orders/create", &body, &unique("wid"), Some(sig));
+    let r = deliver(
+        c,
+        "nobody-here.myshopify.com",
+        "orders/create",
+        &body,
+        &unique("wid"),
+        Some(sig),
+    );
     assert_eq!((r.status, r.error_code().as_str()), (404, "unknown_shop"));
-    for bad in [&b"{not json"[..], br#"[1,2,3]"#, br##"{"name":"#1002"}"##, br##"{"id":"abc","name":"#1"}"##] {
+    for bad in [
+        &b"{not json"[..],
+        br#"[1,2,3]"#,
+        br##"{"name":"#1002"}"##,
+        br##"{"id":"abc","name":"#1"}"##,
+    ] {
         let r = s.send("orders/create", bad, &unique("wid"));
         assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(bad));
         assert_eq!(r.error_code(), "invalid_payload");
     }
     let r = s.send("products/update", br#"{"id": 1}"#, &unique("wid"));
-    assert_eq!((r.status, r.json()["status"].as_str()), (200, Some("ignored")));
+    assert_eq!(
+        (r.status, r.json()["status"].as_str()),
+        (200, Some("ignored"))
+    );
     assert!(s.orders().is_empty());
     assert_eq!(s.head(), "0");
+}
+
+fn with_updated_at(body: &[u8], updated_at: &str, card: Option<&str>) -> Vec<u8> {
+    let mut v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    v["updated_at"] = json!(updated_at);
+    if let Some(card) = card {
+        v["note_attributes"][1]["value"] = json!(card);
+    }
+    v.to_string().into_bytes()
+}
+
+fn an_unchanged_newer_payload_still_makes_older_ones_stale(c: &Client) {
+    let s = shop(c);
+    let updated = fixture("orders-updated"); // updated_at 11:40
+    assert_eq!(
+        s.send("orders/create", &fixture("orders-create"), &unique("wid"))
+            .status,
+        200
+    );
+    assert_eq!(
+        s.send("orders/updated", &updated, &unique("wid")).json()["status"],
+        "updated"
+    );
+    // 13:00, same content: nothing to show, but the time is remembered.
+    let same_later = with_updated_at(&updated, "2026-11-24T13:00:00-05:00", None);
+    assert_eq!(
+        s.send("orders/updated", &same_later, &unique("wid")).json()["status"],
+        "unchanged"
+    );
+    // 12:00 arrives late with other content: older than 13:00, so stale.
+    let late = with_updated_at(&updated, "2026-11-24T12:00:00-05:00", Some("Late message"));
+    assert_eq!(
+        s.send("orders/updated", &late, &unique("wid")).json()["status"],
+        "stale"
+    );
+    assert_eq!(
+        s.orders()[0]["cardMessage"],
+        "Happy birthday, Mum! Love always, Emma ❤️"
+    );
 }
