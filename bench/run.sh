@@ -121,12 +121,15 @@ fi
 # --- a snapshot of the Rust build ----------------------------------------------------------------
 # wrangler dev reloads when build/ changes, and a rebuild deletes build/ first: a `make build` in
 # another terminal would take the server down mid-run. The run therefore uses a copy of build/ and
-# a copy of wrangler.toml whose relative paths (main, assets, migrations) point at it / the repo.
+# a copy of wrangler.toml whose relative paths point at it (main), at a copy of the static assets
+# (a rebuild of public/ also makes wrangler restart the runtime) and at the repo (migrations).
 if [ -z "${BENCH_RUST_CONFIG:-}" ] && printf '%s\n' "${SIDES[@]}" | grep -qx rust; then
   cp -r "$ROOT/build" "$WORK/build"
+  assets=$(sed -nE 's#^directory[[:space:]]*=[[:space:]]*"(\./)?([^/"][^"]*)".*#\2#p' "$ROOT/wrangler.toml" | head -1)
+  if [ -n "$assets" ] && [ -d "$ROOT/$assets" ]; then cp -r "$ROOT/$assets" "$WORK/assets"; fi
   sed -E \
     -e "s#^(main[[:space:]]*=[[:space:]]*\")(\./)?build/#\1$WORK/build/#" \
-    -e "s#^(directory[[:space:]]*=[[:space:]]*\")(\./)?([^/\"][^\"]*)\"#\1$ROOT/\3\"#" \
+    -e "s#^(directory[[:space:]]*=[[:space:]]*\")(\./)?([^/\"][^\"]*)\"#\1$WORK/assets\"#" \
     -e "s#^(migrations_dir[[:space:]]*=[[:space:]]*\")(\./)?([^/\"][^\"]*)\"#\1$ROOT/\3\"#" \
     "$ROOT/wrangler.toml" > "$WORK/wrangler.rust.toml"
   if ! grep -q "^main[[:space:]]*=[[:space:]]*\"$WORK/build/" "$WORK/wrangler.rust.toml"; then

@@ -12,7 +12,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 port=$(free_port)
 inspector_port=$(free_port)
 state=$(mktemp -d -t florist-worker-XXXXXX)
-export BASE_URL="http://127.0.0.1:$port"
+export BASE_URL="http://127.0.0.1:$port" WORKER_STATE="$state"
 export ADMIN_TOKEN="test-admin-$RANDOM$RANDOM"
 export AUTH_SECRET="test-auth-secret-$RANDOM$RANDOM$RANDOM"
 export SHOPIFY_WEBHOOK_SECRET="test-shopify-secret-$RANDOM$RANDOM"

@@ -202,7 +202,17 @@ async fn upsert(app: &App, d: &Delivery, incoming: &ShopifyOrder) -> ApiResult<R
                     return status("stale");
                 }
                 UpdateDecision::NoChange => {
-                    record_only(app, d).await?;
+                    // Nothing to show, but remember the newer time (see below).
+                    let mut with = Vec::new();
+                    if let Some(at) = &incoming.updated_at {
+                        with.push(db::note_shopify_updated_at(
+                            &db,
+                            d.tenant.as_str(),
+                            &current.id,
+                            at,
+                        )?);
+                    }
+                    record_with(app, d, with).await?;
                     return status("unchanged");
                 }
                 UpdateDecision::Apply { changes, cancel } => (changes, cancel),

@@ -553,6 +553,9 @@ async fn capacity(api: &Api, cpu: &Cpu, target: usize, step: usize, runtime_pid:
         eprintln!("  capacity: {held} subscribers held, {} failed, step {step_ms:.0} ms", g.failed());
         if failed > 0 {
             stopped = format!("{failed} subscriber(s) failed while opening {k} more");
+            if runtime_pid.is_some() && runtime_pid.and_then(rss_kb).is_none() {
+                stopped.push_str(" (the runtime workerd process exited: crash or wrangler reload)");
+            }
             break;
         }
         if step_ms > 55_000.0 {
