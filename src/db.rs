@@ -530,6 +530,11 @@ pub async fn seq_at_time(db: &D1Database, tenant: &str, ts: &str) -> ApiResult<u
     Ok(v.flatten().map(|s| s as u64).unwrap_or(0))
 }
 
+/// The polling query (public so a test can show its query plan: a primary-key range scan).
+pub const CHANGED_SINCE_SQL: &str = "SELECT order_id, MAX(seq) AS last_seq FROM events \
+     WHERE tenant_id = ?1 AND seq > ?2 AND seq <= ?3 \
+     GROUP BY order_id ORDER BY last_seq LIMIT ?4";
+
 #[derive(Debug, Deserialize)]
 struct ChangedRow {
     order_id: String,
@@ -548,9 +553,7 @@ pub async fn changed_since(
 ) -> ApiResult<(Vec<(String, u64)>, bool)> {
     let rows = stmt(
         db,
-        "SELECT order_id, MAX(seq) AS last_seq FROM events \
-         WHERE tenant_id = ?1 AND seq > ?2 AND seq <= ?3 \
-         GROUP BY order_id ORDER BY last_seq LIMIT ?4",
+        CHANGED_SINCE_SQL,
         &[
             text(tenant),
             num(since as i64),
