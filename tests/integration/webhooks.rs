@@ -108,6 +108,16 @@ impl Shop {
             .unwrap_or_default()
     }
 
+    /// Delivers the `orders/create` fixture and returns the new order's id.
+    fn create_from_fixture(&self) -> String {
+        let r = self.send("orders/create", &fixture("orders-create"), &unique("wid"));
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        self.orders()[0]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
     fn head(&self) -> String {
         self.tenant.poll("0")["cursor"]
             .as_str()
@@ -197,12 +207,7 @@ fn a_replayed_webhook_id_is_200_with_no_second_event(c: &Client) {
 fn orders_updated_keeps_florist_fields_and_broadcasts_the_change(c: &Client) {
     let s = shop(c);
     let t = &s.tenant;
-    assert_eq!(
-        s.send("orders/create", &fixture("orders-create"), &unique("wid"))
-            .status,
-        200
-    );
-    let id = s.orders()[0]["id"].as_str().unwrap_or_default().to_string();
+    let id = s.create_from_fixture();
     let r = t.put(&id, &t.florist, json!({"status": "in_progress", "assignedTo": "florist-123", "notes": "customer requested pink roses"}));
     assert_eq!(r.status, 200);
     let sse = t.subscribe(Resume::Live);
@@ -275,12 +280,7 @@ fn a_stale_retry_changes_nothing(c: &Client) {
 fn orders_cancelled_and_orders_delete_reach_the_board(c: &Client) {
     let s = shop(c);
     let t = &s.tenant;
-    assert_eq!(
-        s.send("orders/create", &fixture("orders-create"), &unique("wid"))
-            .status,
-        200
-    );
-    let id = s.orders()[0]["id"].as_str().unwrap_or_default().to_string();
+    let id = s.create_from_fixture();
     let sse = t.subscribe(Resume::Live);
     let r = s.send(
         "orders/cancelled",
