@@ -9,11 +9,20 @@
 //! - A subscriber whose write fails is dropped and the broadcast goes on to the others.
 
 use std::collections::BTreeMap;
-use std::rc::Rc;
 
-/// Where a subscriber's bytes go. `send` returns false when the client is gone.
+/// Where a subscriber's bytes go. A frame is encoded once (`Sink::frame`) and the same frame is
+/// handed to every subscriber.
 pub trait Sink {
-    fn send(&self, bytes: &str) -> bool;
+    /// The encoded form of one SSE chunk, shared by all subscribers.
+    type Frame;
+    fn frame(text: &str) -> Self::Frame;
+    /// Queues a frame; false when the client is gone (its stream errored).
+    fn send(&self, frame: &Self::Frame) -> bool;
+    /// True when the client reads so slowly that its queue has piled up: it is dropped at the
+    /// next heartbeat rather than buffered without bound.
+    fn stalled(&self) -> bool {
+        false
+    }
 }
 
 pub type SubscriberId = u64;
@@ -38,7 +47,7 @@ pub enum Step {
 pub struct Hub<S: Sink> {
     subscribers: Vec<Subscriber<S>>,
     /// Events offered but not yet broadcast, by seq; the frame is encoded once, shared by all.
-    pending: BTreeMap<u64, Rc<str>>,
+    pending: BTreeMap<u64, S::Frame>,
     /// Highest seq broadcast to live subscribers (`None` until the first subscriber goes live).
     delivered: Option<u64>,
     /// Highest seq known to be committed.
@@ -88,7 +97,8 @@ impl<S: Sink> Hub<S> {
             live: false,
         });
         // The preamble goes out at once so the client sees a live stream.
-        self.send_to(id, crate::events::SSE_PREAMBLE).then_some(id)
+        self.send_to(id, &S::frame(crate::events::SSE_PREAMBLE))
+            .then_some(id)
     }
 
     pub fn last_sent(&self, id: SubscriberId) -> Option<u64> {
@@ -98,12 +108,12 @@ impl<S: Sink> Hub<S> {
             .map(|s| s.last_sent)
     }
 
-    /// Sends raw bytes to one subscriber; drops it if the write fails.
-    pub fn send_to(&mut self, id: SubscriberId, bytes: &str) -> bool {
+    /// Sends a frame to one subscriber; drops it if the write fails.
+    pub fn send_to(&mut self, id: SubscriberId, frame: &S::Frame) -> bool {
         let Some(pos) = self.subscribers.iter().position(|s| s.id == id) else {
             return false;
         };
-        if self.subscribers[pos].sink.send(bytes) {
+        if self.subscribers[pos].sink.send(frame) {
             true
         } else {
             self.subscribers.swap_remove(pos);
@@ -112,7 +122,7 @@ impl<S: Sink> Hub<S> {
     }
 
     /// Sends a replayed event from the log to one catching-up subscriber, skipping what it has.
-    pub fn replay_to(&mut self, id: SubscriberId, seq: u64, frame: &str) -> bool {
+    pub fn replay_to(&mut self, id: SubscriberId, seq: u64, frame: &S::Frame) -> bool {
         match self.last_sent(id) {
             Some(last) if seq <= last => true,
             Some(_) => {
@@ -129,7 +139,7 @@ impl<S: Sink> Hub<S> {
     /// Moves a subscriber to `cursor` when its own position cannot be served (pruned, or an id
     /// we never issued): it is told to resync (refetch the list) and continues from `cursor`.
     pub fn resync(&mut self, id: SubscriberId, cursor: u64) -> bool {
-        let ok = self.send_to(id, &crate::events::sse_resync(cursor));
+        let ok = self.send_to(id, &S::frame(&crate::events::sse_resync(cursor)));
         if let Some(s) = self.subscribers.iter_mut().find(|s| s.id == id) {
             s.last_sent = cursor;
         }
@@ -157,7 +167,7 @@ impl<S: Sink> Hub<S> {
     }
 
     /// A committed event arrives (from a writer, or from a gap fill).
-    pub fn offer(&mut self, seq: u64, frame: Rc<str>) {
+    pub fn offer(&mut self, seq: u64, frame: S::Frame) {
         self.note_head(seq);
         let Some(delivered) = self.delivered else {
             return; // nobody live: catching-up subscribers read the log themselves
@@ -215,7 +225,7 @@ impl<S: Sink> Hub<S> {
 
     /// Sends one frame to every live subscriber that has not seen `seq`; drops the ones whose
     /// write fails. Returns how many received it.
-    fn broadcast(&mut self, seq: u64, frame: &str) -> usize {
+    fn broadcast(&mut self, seq: u64, frame: &S::Frame) -> usize {
         let mut delivered = 0;
         self.subscribers.retain_mut(|s| {
             if !s.live || s.last_sent >= seq {
@@ -237,8 +247,9 @@ impl<S: Sink> Hub<S> {
     /// Returns how many subscribers were dropped.
     pub fn heartbeat(&mut self) -> usize {
         let before = self.subscribers.len();
+        let beat = S::frame(crate::events::SSE_HEARTBEAT);
         self.subscribers
-            .retain(|s| s.sink.send(crate::events::SSE_HEARTBEAT));
+            .retain(|s| s.sink.send(&beat) && !s.sink.stalled());
         if self.subscribers.iter().all(|s| !s.live) {
             self.delivered = None;
         }
@@ -250,21 +261,33 @@ impl<S: Sink> Hub<S> {
 mod tests {
     use super::*;
     use std::cell::{Cell, RefCell};
+    use std::rc::Rc;
 
     /// A sink that records what it was sent and can be made to fail (a departed client).
     #[derive(Clone, Default)]
     struct Recorder {
         got: Rc<RefCell<Vec<String>>>,
         gone: Rc<Cell<bool>>,
+        slow: Rc<Cell<bool>>,
     }
 
     impl Sink for Recorder {
-        fn send(&self, bytes: &str) -> bool {
+        type Frame = Rc<str>;
+
+        fn frame(text: &str) -> Rc<str> {
+            Rc::from(text)
+        }
+
+        fn send(&self, frame: &Rc<str>) -> bool {
             if self.gone.get() {
                 return false;
             }
-            self.got.borrow_mut().push(bytes.to_string());
+            self.got.borrow_mut().push(frame.to_string());
             true
+        }
+
+        fn stalled(&self) -> bool {
+            self.slow.get()
         }
     }
 
@@ -370,6 +393,16 @@ mod tests {
     }
 
     #[test]
+    fn a_stalled_reader_is_dropped_at_the_heartbeat() {
+        let mut hub = Hub::default();
+        let (_, slow) = live(&mut hub, 0);
+        let (_, _ok) = live(&mut hub, 0);
+        slow.slow.set(true);
+        assert_eq!(hub.heartbeat(), 1);
+        assert_eq!(hub.subscriber_count(), 1);
+    }
+
+    #[test]
     fn a_catching_up_subscriber_gets_no_duplicate_or_gap_at_the_seam() {
         let mut hub = Hub::default();
         let (_, old) = live(&mut hub, 2);
@@ -379,13 +412,13 @@ mod tests {
         hub.offer(3, frame(3));
         hub.pump();
         // Its log read returned 3 only; 4 commits and is broadcast meanwhile.
-        assert!(hub.replay_to(id, 3, "ev3"));
+        assert!(hub.replay_to(id, 3, &frame(3)));
         hub.offer(4, frame(4));
         hub.pump();
         assert!(!hub.go_live(id), "still behind the head (4)");
         // The next log read returns 3 and 4; 3 is skipped as already sent.
-        assert!(hub.replay_to(id, 3, "ev3"));
-        assert!(hub.replay_to(id, 4, "ev4"));
+        assert!(hub.replay_to(id, 3, &frame(3)));
+        assert!(hub.replay_to(id, 4, &frame(4)));
         assert!(hub.go_live(id));
         hub.offer(5, frame(5));
         hub.pump();

@@ -13,9 +13,15 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
-use futures::channel::mpsc::{unbounded, UnboundedSender};
+use js_sys::{Promise, Uint8Array};
 use serde_json::json;
-use worker::{durable_object, Env, Headers, Method, Request, RequestInit, Response, Result, State};
+use wasm_bindgen::prelude::Closure;
+use wasm_bindgen::JsValue;
+use web_sys::{TransformStream, WritableStreamDefaultWriter};
+use worker::{
+    durable_object, Env, Headers, Method, Request, RequestInit, Response, ResponseBuilder, Result,
+    State,
+};
 
 use crate::api::App;
 use crate::db;
@@ -29,22 +35,65 @@ const REPLAY_PAGE: u32 = 500;
 /// How often (in heartbeats, at least hourly) the hub prunes its tenant's old events.
 const PRUNE_EVERY_MS: i64 = 3_600_000;
 
-type Chunk = std::result::Result<Vec<u8>, worker::Error>;
+/// Frames a subscriber may leave unread before the heartbeat drops it (a stalled client).
+const MAX_QUEUED_FRAMES: f64 = 10_000.0;
 
-/// A subscriber's stream: the receiving half is the body of its SSE response.
-pub struct ChannelSink(UnboundedSender<Chunk>);
+/// A subscriber's stream: the writable half of a `TransformStream` whose readable half is the
+/// body of its SSE response. Writing goes straight to the runtime's stream (no Rust executor or
+/// pull adapter in between), and one `Uint8Array` per event is shared by every subscriber.
+pub struct StreamSink {
+    writer: WritableStreamDefaultWriter,
+    /// One shared no-op rejection handler, so a write to a departed client is not reported as
+    /// an unhandled rejection (its failure is seen through `desiredSize` instead).
+    ignore: Rc<Closure<dyn FnMut(JsValue)>>,
+}
 
-impl crate::hub::Sink for ChannelSink {
-    fn send(&self, bytes: &str) -> bool {
-        self.0.unbounded_send(Ok(bytes.as_bytes().to_vec())).is_ok()
+impl StreamSink {
+    fn quiet(&self, promise: Promise) {
+        let _ = promise.catch(&self.ignore);
     }
+}
+
+impl crate::hub::Sink for StreamSink {
+    type Frame = Uint8Array;
+
+    fn frame(text: &str) -> Uint8Array {
+        Uint8Array::from(text.as_bytes())
+    }
+
+    fn send(&self, frame: &Uint8Array) -> bool {
+        // An errored stream (the client went away and its body was cancelled) has no size.
+        match self.writer.desired_size() {
+            Ok(Some(_)) => {
+                self.quiet(self.writer.write_with_chunk(frame));
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn stalled(&self) -> bool {
+        matches!(self.writer.desired_size(), Ok(Some(size)) if size < -MAX_QUEUED_FRAMES)
+    }
+}
+
+impl Drop for StreamSink {
+    fn drop(&mut self) {
+        // Ends the client's stream when the hub lets go of it (pruned, stalled).
+        self.quiet(self.writer.close());
+    }
+}
+
+fn frame_of(event: &Event) -> Uint8Array {
+    <StreamSink as crate::hub::Sink>::frame(&sse_frame(event))
 }
 
 #[durable_object]
 pub struct TenantHub {
     state: State,
     env: Env,
-    hub: RefCell<Hub<ChannelSink>>,
+    hub: RefCell<Hub<StreamSink>>,
+    ignore: Rc<Closure<dyn FnMut(JsValue)>>,
     tenant: RefCell<Option<String>>,
     pumping: Cell<bool>,
     alarm_armed: Cell<bool>,
@@ -57,6 +106,7 @@ impl worker::DurableObject for TenantHub {
             state,
             env,
             hub: RefCell::new(Hub::default()),
+            ignore: Rc::new(Closure::new(|_: JsValue| {})),
             tenant: RefCell::new(None),
             pumping: Cell::new(false),
             alarm_armed: Cell::new(false),
@@ -156,9 +206,7 @@ impl TenantHub {
 
     async fn publish(&self, event: Event) -> ApiResult<Response> {
         let seq = event.seq();
-        self.hub
-            .borrow_mut()
-            .offer(seq, Rc::from(sse_frame(&event)));
+        self.hub.borrow_mut().offer(seq, frame_of(&event));
         self.drive().await;
         crate::http::json_response(200, &json!({ "accepted": seq.to_string() }))
     }
@@ -178,7 +226,7 @@ impl TenantHub {
                 Ok(events) => {
                     let mut hub = self.hub.borrow_mut();
                     for event in &events {
-                        hub.offer(event.seq(), Rc::from(sse_frame(event)));
+                        hub.offer(event.seq(), frame_of(event));
                     }
                 }
                 Err(err) => worker::console_error!("hub: gap fill failed: {err}"),
@@ -207,7 +255,7 @@ impl TenantHub {
             let events = self.read_log(delivered, head).await?;
             let mut hub = self.hub.borrow_mut();
             for event in &events {
-                hub.offer(event.seq(), Rc::from(sse_frame(event)));
+                hub.offer(event.seq(), frame_of(event));
             }
         }
         self.drive().await;
@@ -245,7 +293,12 @@ impl TenantHub {
         let head = db::head(&db, &tenant).await?;
         self.hub.borrow_mut().note_head(head);
 
-        let (tx, rx) = unbounded::<Chunk>();
+        let stream = TransformStream::new().map_err(js_error)?;
+        let writer = stream.writable().get_writer().map_err(js_error)?;
+        let sink = StreamSink {
+            writer,
+            ignore: self.ignore.clone(),
+        };
         let resume_at = resume.as_deref().map(|r| r.trim().parse::<u64>().ok());
         let start = match resume_at {
             None => head.max(self.hub.borrow().head()),
@@ -255,7 +308,7 @@ impl TenantHub {
         let id = self
             .hub
             .borrow_mut()
-            .subscribe(ChannelSink(tx), start)
+            .subscribe(sink, start)
             .ok_or_else(|| ApiError::internal("new subscriber's stream closed at once"))?;
 
         if let Some(requested) = resume_at {
@@ -278,7 +331,9 @@ impl TenantHub {
         headers.set("cache-control", "no-cache, no-transform")?;
         headers.set("x-accel-buffering", "no")?;
         headers.set("content-encoding", "identity")?;
-        Ok(Response::from_stream(rx)?.with_headers(headers))
+        Ok(ResponseBuilder::new()
+            .with_headers(headers)
+            .stream(stream.readable()))
     }
 
     async fn catch_up(&self, id: SubscriberId) -> ApiResult<()> {
@@ -298,10 +353,14 @@ impl TenantHub {
                 continue;
             }
             for event in &events {
-                hub.replay_to(id, event.seq(), &sse_frame(event));
+                hub.replay_to(id, event.seq(), &frame_of(event));
             }
         }
     }
+}
+
+fn js_error(err: JsValue) -> ApiError {
+    ApiError::internal(format!("{err:?}"))
 }
 
 fn hub_url(path: &str, tenant: &TenantId, extra: &[(&str, &str)]) -> String {

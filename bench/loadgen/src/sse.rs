@@ -2,7 +2,7 @@
 //! when each event's blank-line terminator arrived, and publishes the highest id it has seen so the
 //! driver can wait for "every subscriber has event N" without locks.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,6 +17,8 @@ use crate::http::{connect, Res, Target};
 pub struct Shared {
     /// Highest event id seen by subscriber i.
     pub last_seen: Vec<AtomicU64>,
+    /// Subscriber i has failed: waits for deliveries skip it.
+    pub dead: Vec<AtomicBool>,
     /// Subscribers that got a 200 and their first body bytes.
     pub connected: AtomicUsize,
     /// Subscribers that failed (connect error, non-200, stream ended or errored).
@@ -49,6 +51,7 @@ impl Group {
         Group {
             shared: Arc::new(Shared {
                 last_seen: (0..capacity).map(|_| AtomicU64::new(0)).collect(),
+                dead: (0..capacity).map(|_| AtomicBool::new(false)).collect(),
                 connected: AtomicUsize::new(0),
                 failed: AtomicUsize::new(0),
                 events: AtomicU64::new(0),
@@ -107,20 +110,20 @@ impl Group {
         self.failed() - failed_before
     }
 
-    /// Waits until every subscriber has seen an id >= `seq`. Returns how many had not, on timeout.
+    /// Waits until every live subscriber has seen an id >= `seq`. Returns how many had not (live
+    /// or dead) when it stopped waiting.
     pub async fn wait_seen(&self, seq: u64, timeout: Duration) -> usize {
         let deadline = Instant::now() + timeout;
         let n = self.len();
+        let sh = &self.shared;
+        let done = |i: usize| sh.last_seen[i].load(Ordering::Acquire) >= seq || sh.dead[i].load(Ordering::Acquire);
         let mut from = 0;
         loop {
-            while from < n && self.shared.last_seen[from].load(Ordering::Acquire) >= seq {
+            while from < n && done(from) {
                 from += 1;
             }
-            if from == n {
-                return 0;
-            }
-            if Instant::now() >= deadline {
-                return (from..n)
+            if from == n || Instant::now() >= deadline {
+                return (0..n)
                     .filter(|&i| self.shared.last_seen[i].load(Ordering::Acquire) < seq)
                     .count();
             }
@@ -169,6 +172,7 @@ async fn run_subscriber(
         }
     };
     if error.is_some() {
+        shared.dead[idx].store(true, Ordering::Release);
         shared.failed.fetch_add(1, Ordering::AcqRel);
         if connected {
             shared.connected.fetch_sub(1, Ordering::AcqRel);
