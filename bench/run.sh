@@ -3,13 +3,14 @@
 # local state, driven by the same load generator (bench/loadgen), side by side.
 #
 # Usage: bench/run.sh [--quick] [--only rust|js]
-#   --quick       fewer samples, ramp to 1,000 subscribers (a smoke run, ~2 min)
+#   --quick       fewer samples, ramp to 1,000 subscribers (a smoke run, 1-2 min)
 #   --only X      run one side only (the report then has "—" for the other)
 # Environment:
 #   BENCH_KEEP=1  keep the temporary directory (wrangler logs, persisted state, raw JSON)
 #   BENCH_PROFILE=1  also record a V8 CPU profile of each side under sustained load
 #                 (bench/results/profile-{rust,js}.cpuprofile and a self-time summary .txt)
-#   BENCH_RUST_CONFIG=FILE  another wrangler config for the Rust side (default: ./wrangler.toml),
+#   BENCH_RUST_CONFIG=FILE  another wrangler config for the Rust side (default: a copy of
+#                 ./wrangler.toml pointed at a snapshot of build/ and of the assets),
 #                 e.g. to try a configuration change without editing the real one
 #
 # Prerequisite: `make build` has produced build/worker/shim.mjs (this script builds only the
