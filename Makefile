@@ -64,7 +64,7 @@ e2e:
 
 ## Benchmarks (release build, Rust vs the JS baseline); see BENCHMARKS.md.
 bench: build
-	bench/run.sh
+	bench/run.sh $(BENCH_ARGS)
 
 ## Send a signed sample Shopify webhook to the local server: make webhook TOPIC=orders/create
 TOPIC ?= orders/create

@@ -528,8 +528,8 @@ async fn delete_order(
     Ok(Response::empty()?.with_status(204))
 }
 
-/// Orders per polling answer; `hasMore` tells the client to ask again from `cursor`.
-const POLL_PAGE: u32 = 200;
+/// Events one polling answer covers; `hasMore` tells the client to ask again from `cursor`.
+const POLL_WINDOW: u64 = 500;
 
 /// GET /api/tenants/{t}/orders/realtime-status?since=
 async fn realtime_status(req: &Request, app: &App, tenant: &TenantId) -> ApiResult<Response> {
@@ -538,7 +538,9 @@ async fn realtime_status(req: &Request, app: &App, tenant: &TenantId) -> ApiResu
         None => 0,
         Some(s) if s.bytes().all(|b| b.is_ascii_digit()) => s
             .parse::<u64>()
-            .map_err(|_| ApiError::bad_request("invalid_since", "since is too large"))?,
+            .ok()
+            .filter(|n| *n < (1 << 52))
+            .ok_or_else(|| ApiError::bad_request("invalid_since", "since is too large"))?,
         Some(s) => {
             let ts = normalize_timestamp(&s).ok_or_else(|| {
                 ApiError::bad_request(
@@ -549,19 +551,18 @@ async fn realtime_status(req: &Request, app: &App, tenant: &TenantId) -> ApiResu
             db::seq_at_time(&db, tenant.as_str(), &ts).await?
         }
     };
-    // The head is read first so nothing committed after it is skipped by the cursor.
-    let head = db::head(&db, tenant.as_str()).await?;
-    let (changed, more) = db::changed_since(&db, tenant.as_str(), since, head, POLL_PAGE).await?;
-    let cursor = match (more, changed.last()) {
-        (true, Some((_, seq))) => *seq,
-        _ => head,
-    };
-    let ids: Vec<String> = changed.iter().map(|(id, _)| id.clone()).collect();
-    let mut orders = db::orders_by_ids(&db, tenant.as_str(), &ids).await?;
+    let poll = db::poll_window(&db, tenant.as_str(), since, POLL_WINDOW).await?;
+    let end = since.saturating_add(POLL_WINDOW);
+    let more = end < poll.head;
+    let cursor = if more { end } else { poll.head };
+    let mut orders = poll.orders;
+    let position = |id: &str| poll.changed.iter().position(|(c, _)| c == id);
     // Oldest change first, as the events happened.
-    orders.sort_by_key(|o| ids.iter().position(|id| id == &o.id));
-    let deleted: Vec<&String> = ids
+    orders.sort_by_key(|o| position(&o.id));
+    let deleted: Vec<&String> = poll
+        .changed
         .iter()
+        .map(|(id, _)| id)
         .filter(|id| !orders.iter().any(|o| &o.id == *id))
         .collect();
     json_response(

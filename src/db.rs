@@ -530,10 +530,21 @@ pub async fn seq_at_time(db: &D1Database, tenant: &str, ts: &str) -> ApiResult<u
     Ok(v.flatten().map(|s| s as u64).unwrap_or(0))
 }
 
+/// The event range one poll reads: after `since` (?2), at most `window` (?3) events, never past
+/// the tenant's head. Bounded, so a poll costs at most `window` events whatever the shop's size.
+macro_rules! poll_range {
+    () => {
+        "tenant_id = ?1 AND seq > ?2 \
+         AND seq <= MIN(?2 + ?3, (SELECT last_seq FROM tenants WHERE id = ?1))"
+    };
+}
+
 /// The polling query (public so a test can show its query plan: a primary-key range scan).
-pub const CHANGED_SINCE_SQL: &str = "SELECT order_id, MAX(seq) AS last_seq FROM events \
-     WHERE tenant_id = ?1 AND seq > ?2 AND seq <= ?3 \
-     GROUP BY order_id ORDER BY last_seq LIMIT ?4";
+pub const CHANGED_SINCE_SQL: &str = concat!(
+    "SELECT order_id, MAX(seq) AS last_seq FROM events WHERE ",
+    poll_range!(),
+    " GROUP BY order_id ORDER BY last_seq"
+);
 
 #[derive(Debug, Deserialize)]
 struct ChangedRow {
@@ -541,57 +552,68 @@ struct ChangedRow {
     last_seq: f64,
 }
 
-/// What changed after `since`, up to `until`: (order ids with their latest seq, oldest first),
-/// at most `limit` orders, plus whether more follow. Reads the (tenant_id, seq) primary key, so
-/// the cost follows the number of changes, not the number of orders.
-pub async fn changed_since(
+#[derive(Debug, Deserialize)]
+struct HeadRow {
+    last_seq: f64,
+}
+
+/// One polling answer's data, read in one batch (one consistent snapshot, one round trip).
+pub struct PollWindow {
+    pub head: u64,
+    /// Orders changed in the window with their latest seq, oldest change first.
+    pub changed: Vec<(String, u64)>,
+    /// The current state of those still present (the others were deleted).
+    pub orders: Vec<Order>,
+}
+
+pub async fn poll_window(
     db: &D1Database,
     tenant: &str,
     since: u64,
-    until: u64,
-    limit: u32,
-) -> ApiResult<(Vec<(String, u64)>, bool)> {
-    let rows = stmt(
-        db,
-        CHANGED_SINCE_SQL,
-        &[
-            text(tenant),
-            num(since as i64),
-            num(until as i64),
-            num(i64::from(limit) + 1),
-        ],
-    )?
-    .all()
-    .await?
-    .results::<ChangedRow>()?;
-    let more = rows.len() > limit as usize;
-    Ok((
-        rows.into_iter()
-            .take(limit as usize)
+    window: u64,
+) -> ApiResult<PollWindow> {
+    let range = [text(tenant), num(since as i64), num(window as i64)];
+    let results = db
+        .batch(vec![
+            stmt(
+                db,
+                "SELECT last_seq FROM tenants WHERE id = ?1",
+                &[text(tenant)],
+            )?,
+            stmt(db, CHANGED_SINCE_SQL, &range)?,
+            stmt(
+                db,
+                &format!(
+                    "SELECT {ORDER_COLUMNS} FROM orders WHERE tenant_id = ?1 AND id IN \
+                     (SELECT order_id FROM events WHERE {})",
+                    poll_range!()
+                ),
+                &range,
+            )?,
+        ])
+        .await?;
+    let (Some(head), Some(changed), Some(orders)) =
+        (results.first(), results.get(1), results.get(2))
+    else {
+        return Err(ApiError::internal("poll batch returned too few results"));
+    };
+    Ok(PollWindow {
+        head: head
+            .results::<HeadRow>()?
+            .first()
+            .map(|r| r.last_seq as u64)
+            .unwrap_or(0),
+        changed: changed
+            .results::<ChangedRow>()?
+            .into_iter()
             .map(|r| (r.order_id, r.last_seq as u64))
             .collect(),
-        more,
-    ))
-}
-
-/// The current state of the given orders (missing ones were deleted).
-pub async fn orders_by_ids(db: &D1Database, tenant: &str, ids: &[String]) -> ApiResult<Vec<Order>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let sql = format!(
-        "SELECT {ORDER_COLUMNS} FROM orders WHERE tenant_id = ?1 \
-         AND id IN (SELECT value FROM json_each(?2))"
-    );
-    let rows = stmt(
-        db,
-        &sql,
-        &[text(tenant), text(&serde_json::to_string(ids)?)],
-    )?
-    .all()
-    .await?
-    .results::<OrderRow>()?;
-    Ok(rows.into_iter().map(OrderRow::into_order).collect())
+        orders: orders
+            .results::<OrderRow>()?
+            .into_iter()
+            .map(OrderRow::into_order)
+            .collect(),
+    })
 }
 
 /// Deletes events older than `before` (RFC 3339), for one tenant or all; returns how many.

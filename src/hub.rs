@@ -72,6 +72,10 @@ impl<S: Sink> Hub<S> {
         self.subscribers.len()
     }
 
+    pub fn has_live(&self) -> bool {
+        self.subscribers.iter().any(|s| s.live)
+    }
+
     pub fn last_broadcast(&self) -> u64 {
         self.delivered.unwrap_or(0)
     }

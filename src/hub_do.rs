@@ -130,10 +130,16 @@ impl worker::DurableObject for TenantHub {
             self.tenant.replace(Some(t));
         }
         let result = match url.path() {
-            "/publish" => match req.json::<Event>().await {
-                Ok(event) => self.publish(event).await,
-                Err(e) => Err(ApiError::internal(e)),
-            },
+            "/publish" => {
+                let seq = param("seq").and_then(|s| s.parse::<u64>().ok());
+                match (seq, req.text().await) {
+                    (Some(seq), Ok(frame)) => self.publish(seq, &frame).await,
+                    _ => Err(ApiError::bad_request(
+                        "invalid_publish",
+                        "seq and frame needed",
+                    )),
+                }
+            }
             "/subscribe" => self.subscribe(param("resume")).await,
             "/stats" => {
                 let hub = self.hub.borrow();
@@ -204,9 +210,10 @@ impl TenantHub {
         }
     }
 
-    async fn publish(&self, event: Event) -> ApiResult<Response> {
-        let seq = event.seq();
-        self.hub.borrow_mut().offer(seq, frame_of(&event));
+    async fn publish(&self, seq: u64, frame: &str) -> ApiResult<Response> {
+        self.hub
+            .borrow_mut()
+            .offer(seq, <StreamSink as crate::hub::Sink>::frame(frame));
         self.drive().await;
         crate::http::json_response(200, &json!({ "accepted": seq.to_string() }))
     }
@@ -290,7 +297,16 @@ impl TenantHub {
     async fn subscribe(&self, resume: Option<String>) -> ApiResult<Response> {
         let tenant = self.tenant()?;
         let db = self.env.d1("DB")?;
-        let head = db::head(&db, &tenant).await?;
+        // While others are live the hub hears every publish, so its head is current (a publish
+        // still in flight reaches this subscriber too); otherwise ask the log.
+        let known = {
+            let hub = self.hub.borrow();
+            hub.has_live().then(|| hub.head())
+        };
+        let head = match (known, &resume) {
+            (Some(head), None) => head,
+            _ => db::head(&db, &tenant).await?,
+        };
         self.hub.borrow_mut().note_head(head);
 
         let stream = TransformStream::new().map_err(js_error)?;
@@ -331,6 +347,7 @@ impl TenantHub {
         headers.set("cache-control", "no-cache, no-transform")?;
         headers.set("x-accel-buffering", "no")?;
         headers.set("content-encoding", "identity")?;
+        crate::cors_headers(&headers)?;
         Ok(ResponseBuilder::new()
             .with_headers(headers)
             .stream(stream.readable()))
@@ -398,11 +415,14 @@ fn stub(app: &App, tenant: &TenantId) -> ApiResult<worker::Stub> {
 /// the client's request still succeeds.
 pub async fn publish(app: &App, tenant: &TenantId, event: &Event) {
     let result: ApiResult<()> = async {
-        let body = serde_json::to_string(event)?;
+        // The finished SSE frame travels, so the hub neither parses nor re-encodes it.
         let mut init = RequestInit::new();
-        init.with_method(Method::Post).with_body(Some(body.into()));
-        let req = Request::new_with_init(&hub_url("/publish", tenant, &[]), &init)?;
-        stub(app, tenant)?.fetch_with_request(req).await?;
+        init.with_method(Method::Post)
+            .with_body(Some(sse_frame(event).into()));
+        let url = hub_url("/publish", tenant, &[("seq", &event.id)]);
+        stub(app, tenant)?
+            .fetch_with_request(Request::new_with_init(&url, &init)?)
+            .await?;
         Ok(())
     }
     .await;

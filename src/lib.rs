@@ -72,12 +72,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
 
 /// Tokens travel in headers, never cookies, so any origin may call the API (a shop's own admin
 /// app, the TypeScript client on another host).
-fn cors(resp: Response) -> worker::Result<Response> {
-    // A response fetched from the Durable Object has immutable headers: copy them.
-    let h = Headers::new();
-    for (name, value) in resp.headers().entries() {
-        h.append(&name, &value)?;
-    }
+pub fn cors_headers(h: &Headers) -> worker::Result<()> {
     h.set("access-control-allow-origin", "*")?;
     h.set(
         "access-control-allow-methods",
@@ -87,6 +82,22 @@ fn cors(resp: Response) -> worker::Result<Response> {
         "access-control-allow-headers",
         "authorization, content-type, if-match, last-event-id",
     )?;
-    h.set("access-control-expose-headers", "etag, location")?;
+    h.set("access-control-expose-headers", "etag, location")
+}
+
+fn cors(mut resp: Response) -> worker::Result<Response> {
+    if resp.headers().has("access-control-allow-origin")? {
+        // The hub's streams carry them already; pass those through untouched.
+        return Ok(resp);
+    }
+    if cors_headers(resp.headers_mut()).is_ok() {
+        return Ok(resp);
+    }
+    // Other responses fetched from the hub have immutable headers: copy them.
+    let h = Headers::new();
+    for (name, value) in resp.headers().entries() {
+        h.append(&name, &value)?;
+    }
+    cors_headers(&h)?;
     Ok(resp.with_headers(h))
 }

@@ -49,6 +49,10 @@ pub const TESTS: &[crate::Test] = &[
         "create_and_delete_events_are_broadcast",
         create_and_delete_events_are_broadcast,
     ),
+    (
+        "polling_pages_through_a_long_backlog_with_has_more",
+        polling_pages_through_a_long_backlog_with_has_more,
+    ),
 ];
 
 pub const SERVER_TESTS: &[crate::ServerTest] = &[
@@ -467,8 +471,7 @@ fn polling_reads_the_event_log_by_a_primary_key_range(server: &mut Server) {
             florist_board::db::CHANGED_SINCE_SQL
                 .replace("?1", "'demo'")
                 .replace("?2", "10")
-                .replace("?3", "20")
-                .replace("?4", "201")
+                .replace("?3", "500")
         ))
         .env("WRANGLER_SEND_METRICS", "false")
         .stdin(std::process::Stdio::null())
@@ -489,4 +492,78 @@ fn polling_reads_the_event_log_by_a_primary_key_range(server: &mut Server) {
         "{plan:?}"
     );
     assert!(!plan.iter().any(|p| p.starts_with("SCAN")), "{plan:?}");
+}
+
+/// A poll covers at most 500 events; a longer backlog comes in pages, each answer's `cursor`
+/// being where the next one starts, and the last page has `hasMore: false` and the head.
+fn polling_pages_through_a_long_backlog_with_has_more(c: &Client) {
+    let t = c.tenant("backlog");
+    let ids: Vec<String> = (0..5)
+        .map(|i| id_of(&t.create_order(&format!("C{i}"))))
+        .collect();
+    let writers: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            let (client, path, token) = (
+                t.client.clone(),
+                t.path(&format!("/orders/{id}")),
+                t.florist.clone(),
+            );
+            thread::spawn(move || {
+                (0..101).all(|n| {
+                    client
+                        .call(
+                            "PUT",
+                            &path,
+                            Some(&token),
+                            Some(json!({"notes": format!("n{n}")})),
+                        )
+                        .status
+                        == 200
+                })
+            })
+        })
+        .collect();
+    for w in writers {
+        assert_eq!(w.join().ok(), Some(true));
+    }
+    // 5 creates + 505 updates = 510 events.
+    let first = t.poll("0");
+    assert_eq!(
+        (first["hasMore"].as_bool(), first["cursor"].as_str()),
+        (Some(true), Some("500"))
+    );
+    assert_eq!(first["orders"].as_array().map(Vec::len), Some(5));
+    let second = t.poll("500");
+    assert_eq!(
+        (second["hasMore"].as_bool(), second["cursor"].as_str()),
+        (Some(false), Some("510"))
+    );
+    let last = t.poll("510");
+    assert_eq!(
+        (last["orders"].clone(), last["cursor"].as_str()),
+        (json!([]), Some("510"))
+    );
+    // Each order's latest state is the one the second page (or the first) reported.
+    for id in &ids {
+        let current = c
+            .call(
+                "GET",
+                &t.path(&format!("/orders/{id}")),
+                Some(&t.florist),
+                None,
+            )
+            .json();
+        assert_eq!(current["notes"], "n100");
+        assert_eq!(current["version"], 102);
+        let reported = second["orders"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .chain(first["orders"].as_array().into_iter().flatten())
+            .find(|o| o["id"] == id.as_str())
+            .cloned()
+            .unwrap_or(Value::Null);
+        assert_eq!(reported, current);
+    }
 }
