@@ -18,6 +18,7 @@ use crate::{cursor, hub_do, webhook};
 /// Everything a handler needs about the deployment.
 pub struct App {
     pub env: Env,
+    pub ctx: worker::Context,
     pub now_ms: i64,
 }
 
@@ -425,7 +426,7 @@ pub async fn commit_create(
         return Err(ApiError::NotFound("no such shop".into()));
     }
     let event = db::create_order(&db, tenant.as_str(), order, then).await?;
-    hub_do::publish(app, tenant, &event).await;
+    hub_do::publish(app, tenant, &event);
     Ok(event)
 }
 
@@ -493,7 +494,7 @@ async fn update_order(
         )
         .await?
         {
-            hub_do::publish(app, tenant, &event).await;
+            hub_do::publish(app, tenant, &event);
             let resp = json_response(200, &json!({ "order": next, "event": event }))?;
             return with_header(resp, "etag", &etag(next.version));
         }
@@ -524,7 +525,7 @@ async fn delete_order(
     )
     .await?
     .ok_or_else(|| ApiError::NotFound("no such order".into()))?;
-    hub_do::publish(app, tenant, &event).await;
+    hub_do::publish(app, tenant, &event);
     Ok(Response::empty()?.with_status(204))
 }
 

@@ -410,24 +410,27 @@ fn stub(app: &App, tenant: &TenantId) -> ApiResult<worker::Stub> {
         .get_stub()?)
 }
 
-/// Hands a committed event to the tenant's hub. The event is already durable in D1, so a
-/// failure here only delays delivery (the hub fills the gap from the log); it is logged, and
-/// the client's request still succeeds.
-pub async fn publish(app: &App, tenant: &TenantId, event: &Event) {
-    let result: ApiResult<()> = async {
+/// Hands a committed event to the tenant's hub, after the response: the event is already
+/// durable in D1, so the writer's answer does not wait for the fan-out. A failed publish only
+/// delays delivery (the hub fills the gap from the log at the next event or heartbeat); it is
+/// logged and never fails the client's request.
+pub fn publish(app: &App, tenant: &TenantId, event: &Event) {
+    let prepared: ApiResult<(worker::Stub, Request)> = (|| {
         // The finished SSE frame travels, so the hub neither parses nor re-encodes it.
         let mut init = RequestInit::new();
         init.with_method(Method::Post)
             .with_body(Some(sse_frame(event).into()));
         let url = hub_url("/publish", tenant, &[("seq", &event.id)]);
-        stub(app, tenant)?
-            .fetch_with_request(Request::new_with_init(&url, &init)?)
-            .await?;
-        Ok(())
-    }
-    .await;
-    if let Err(err) = result {
-        worker::console_error!("publish of event {} failed: {err}", event.id);
+        Ok((stub(app, tenant)?, Request::new_with_init(&url, &init)?))
+    })();
+    let id = event.id.clone();
+    match prepared {
+        Ok((stub, req)) => app.ctx.wait_until(async move {
+            if let Err(err) = stub.fetch_with_request(req).await {
+                worker::console_error!("publish of event {id} failed: {err}");
+            }
+        }),
+        Err(err) => worker::console_error!("publish of event {id} failed: {err}"),
     }
 }
 

@@ -48,7 +48,7 @@ fn start() {
 }
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     if req.method() == worker::Method::Options {
         return cors(Response::empty()?.with_status(204));
     }
@@ -56,6 +56,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
     let path = req.path();
     let app = api::App {
         env,
+        ctx,
         now_ms: http::now_millis(),
     };
     let resp = match api::route(req, &app).await {

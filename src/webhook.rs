@@ -236,7 +236,7 @@ async fn upsert(app: &App, d: &Delivery, incoming: &ShopifyOrder) -> ApiResult<R
         .await;
         match committed {
             Ok(Some(event)) => {
-                hub_do::publish(app, &d.tenant, &event).await;
+                hub_do::publish(app, &d.tenant, &event);
                 return status("updated");
             }
             Ok(None) => continue, // a florist changed it meanwhile: decide again on fresh state
@@ -311,7 +311,7 @@ async fn delete(app: &App, d: &Delivery, shopify_id: &str) -> ApiResult<Response
     .await;
     match deleted {
         Ok(Some(event)) => {
-            hub_do::publish(app, &d.tenant, &event).await;
+            hub_do::publish(app, &d.tenant, &event);
             status("deleted")
         }
         Ok(None) => {
