@@ -278,14 +278,7 @@ fn text_fields_round_trip_byte_for_byte(c: &Client) {
     );
     assert_eq!(r.status, 201, "{}", body_text(&r));
     let id = r.json()["id"].as_str().unwrap_or_default().to_string();
-    let got = c
-        .call(
-            "GET",
-            &t.path(&format!("/orders/{id}")),
-            Some(&t.florist),
-            None,
-        )
-        .json();
+    let got = t.get_order(&id);
     assert_eq!(got["customerName"], name);
     assert_eq!(got["notes"], notes);
     assert_eq!(got["items"][0]["title"], title);
@@ -294,14 +287,7 @@ fn text_fields_round_trip_byte_for_byte(c: &Client) {
     let new_notes = "customer requested pink roses 🌸\n\"no lilies\"";
     let r = t.put(&id, &t.florist, json!({"notes": new_notes}));
     assert_eq!(r.json()["order"]["notes"], new_notes);
-    let got = c
-        .call(
-            "GET",
-            &t.path(&format!("/orders/{id}")),
-            Some(&t.florist),
-            None,
-        )
-        .json();
+    let got = t.get_order(&id);
     assert_eq!(got["notes"], new_notes);
 }
 
@@ -490,14 +476,7 @@ fn stale_if_match_is_412_with_the_current_order_and_writes_nothing(c: &Client) {
         assert_eq!(r.json()["order"]["notes"], "first");
         assert_eq!(r.json()["order"]["version"], 2);
     }
-    let got = c
-        .call(
-            "GET",
-            &t.path(&format!("/orders/{id}")),
-            Some(&t.florist),
-            None,
-        )
-        .json();
+    let got = t.get_order(id);
     assert_eq!(
         (got["notes"].as_str(), got["version"].as_i64()),
         (Some("first"), Some(2))
@@ -528,14 +507,7 @@ fn forbidden_transitions_and_unknown_statuses_are_422(c: &Client) {
     );
     let r = t.put(&id, &t.florist, json!({"status": "wilted"}));
     assert_eq!((r.status, r.error_code().as_str()), (422, "invalid_status"));
-    let got = c
-        .call(
-            "GET",
-            &t.path(&format!("/orders/{id}")),
-            Some(&t.florist),
-            None,
-        )
-        .json();
+    let got = t.get_order(&id);
     assert_eq!(
         (
             got["status"].as_str(),
@@ -743,14 +715,7 @@ fn orders_of_another_tenant_are_404(c: &Client) {
         .call("GET", &b.path("/orders"), Some(&b.florist), None)
         .json();
     assert_eq!(list["orders"], json!([]));
-    let got = c
-        .call(
-            "GET",
-            &a.path(&format!("/orders/{id}")),
-            Some(&a.florist),
-            None,
-        )
-        .json();
+    let got = a.get_order(&id);
     assert_eq!(got["notes"], "");
 }
 

@@ -546,14 +546,7 @@ fn polling_pages_through_a_long_backlog_with_has_more(c: &Client) {
     );
     // Each order's latest state is the one the second page (or the first) reported.
     for id in &ids {
-        let current = c
-            .call(
-                "GET",
-                &t.path(&format!("/orders/{id}")),
-                Some(&t.florist),
-                None,
-            )
-            .json();
+        let current = t.get_order(id);
         assert_eq!(current["notes"], "n100");
         assert_eq!(current["version"], 102);
         let reported = second["orders"]

@@ -389,6 +389,18 @@ impl Tenant {
         r.json()
     }
 
+    /// The order as a florist of this shop reads it (`GET /orders/{id}`).
+    pub fn get_order(&self, id: &str) -> Value {
+        let r = self.client.call(
+            "GET",
+            &self.path(&format!("/orders/{id}")),
+            Some(&self.florist),
+            None,
+        );
+        assert_eq!(r.status, 200, "GET order {id}");
+        r.json()
+    }
+
     pub fn put(&self, id: &str, token: &str, body: Value) -> Resp {
         self.client.call(
             "PUT",
