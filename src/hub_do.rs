@@ -270,6 +270,9 @@ impl TenantHub {
     }
 
     async fn prune_if_due(&self) {
+        if self.tenant.borrow().is_none() {
+            return; // a restarted object's leftover alarm: it learns its tenant on the next call
+        }
         let now = crate::http::now_millis();
         if now - self.last_prune_ms.get() < PRUNE_EVERY_MS {
             return;
