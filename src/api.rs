@@ -43,11 +43,7 @@ impl App {
     }
 
     pub fn var_u64(&self, name: &str, default: u64) -> u64 {
-        self.env
-            .var(name)
-            .ok()
-            .and_then(|v| v.to_string().trim().parse().ok())
-            .unwrap_or(default)
+        http::var_u64(&self.env, name, default)
     }
 }
 
@@ -421,11 +417,10 @@ pub async fn commit_create(
     order: &Order,
     then: Vec<worker::D1PreparedStatement>,
 ) -> ApiResult<Event> {
-    let db = app.db()?;
-    if db::get_tenant(&db, tenant.as_str()).await?.is_none() {
-        return Err(ApiError::NotFound("no such shop".into()));
-    }
-    let event = db::create_order(&db, tenant.as_str(), order, then).await?;
+    // One round trip: the batch inserts from the tenant's row, so an unknown shop writes nothing.
+    let event = db::create_order(&app.db()?, tenant.as_str(), order, then)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("no such shop".into()))?;
     hub_do::publish(app, tenant, &event);
     Ok(event)
 }
@@ -556,16 +551,17 @@ async fn realtime_status(req: &Request, app: &App, tenant: &TenantId) -> ApiResu
     let end = since.saturating_add(POLL_WINDOW);
     let more = end < poll.head;
     let cursor = if more { end } else { poll.head };
-    let mut orders = poll.orders;
-    let position = |id: &str| poll.changed.iter().position(|(c, _)| c == id);
-    // Oldest change first, as the events happened.
-    orders.sort_by_key(|o| position(&o.id));
-    let deleted: Vec<&String> = poll
-        .changed
-        .iter()
-        .map(|(id, _)| id)
-        .filter(|id| !orders.iter().any(|o| &o.id == *id))
-        .collect();
+    // Walk the changes oldest first: each order once, in the order things happened; an order
+    // that is gone from the table was deleted.
+    let mut current: std::collections::HashMap<String, Order> =
+        poll.orders.into_iter().map(|o| (o.id.clone(), o)).collect();
+    let (mut orders, mut deleted) = (Vec::new(), Vec::new());
+    for (id, _) in poll.changed {
+        match current.remove(&id) {
+            Some(order) => orders.push(order),
+            None => deleted.push(id),
+        }
+    }
     json_response(
         200,
         &json!({

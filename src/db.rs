@@ -31,16 +31,6 @@ fn stmt(db: &D1Database, sql: &str, args: &[JsValue]) -> ApiResult<D1PreparedSta
     Ok(db.prepare(sql).bind(args)?)
 }
 
-/// Turns a unique-constraint failure on `target` into the client error `conflict`.
-pub fn on_constraint(err: worker::Error, target: &str, conflict: ApiError) -> ApiError {
-    let message = err.to_string();
-    if message.contains("UNIQUE constraint failed") && message.contains(target) {
-        conflict
-    } else {
-        ApiError::internal(message)
-    }
-}
-
 #[derive(Debug, Clone, Deserialize)]
 pub struct TenantRow {
     pub id: String,
@@ -81,26 +71,16 @@ pub async fn insert_tenant(
     )?
     .first::<TenantRow>(None)
     .await
-    .map_err(|e| {
-        if e.to_string().contains("tenants.shopify_domain") {
-            on_constraint(
-                e,
-                "tenants.shopify_domain",
-                ApiError::Conflict {
-                    code: "shopify_domain_taken",
-                    message: "another shop already uses this Shopify domain".into(),
-                },
-            )
-        } else {
-            on_constraint(
-                e,
-                "tenants.id",
-                ApiError::Conflict {
-                    code: "tenant_exists",
-                    message: format!("a shop with id '{id}' already exists"),
-                },
-            )
-        }
+    .map_err(|e| match ApiError::from(e) {
+        err if err.is_unique_violation("tenants.shopify_domain") => ApiError::Conflict {
+            code: "shopify_domain_taken",
+            message: "another shop already uses this Shopify domain".into(),
+        },
+        err if err.is_unique_violation("tenants.id") => ApiError::Conflict {
+            code: "tenant_exists",
+            message: format!("a shop with id '{id}' already exists"),
+        },
+        err => err,
     })?;
     row.ok_or_else(|| ApiError::internal("tenant insert returned no row"))
 }
@@ -332,13 +312,14 @@ fn order_json(order: &Order) -> ApiResult<String> {
 }
 
 /// Inserts a new order and its `order_created` event. `order.order_number` empty means
-/// "generate `M-<n>`" from the tenant's counter, inside the same batch.
+/// "generate `M-<n>`" from the tenant's counter, inside the same batch. `None` = there is no
+/// such tenant (the insert selects from its row, so nothing was written).
 pub async fn create_order(
     db: &D1Database,
     tenant: &str,
     order: &Order,
     then: Vec<D1PreparedStatement>,
-) -> ApiResult<Event> {
+) -> ApiResult<Option<Event>> {
     let number = Some(order.order_number.as_str()).filter(|n| !n.is_empty());
     let items = serde_json::to_string(&order.items)?;
     let mut statements = Vec::new();
@@ -389,9 +370,7 @@ pub async fn create_order(
         ),
         &[text(tenant), text(&order.id), text(&order_json(order)?)],
     )?);
-    commit(db, statements, then)
-        .await?
-        .ok_or_else(|| ApiError::internal("order insert produced no event"))
+    commit(db, statements, then).await
 }
 
 /// Writes `order` (the full new state, version already bumped) if the stored version is still

@@ -698,6 +698,18 @@ fn bad_requests_get_clear_json_errors_never_5xx(c: &Client) {
 }
 
 fn orders_of_another_tenant_are_404(c: &Client) {
+    // A correctly signed token for a shop that was never created writes nothing.
+    let ghost = crate::support::unique("ghost");
+    let token = c.forge("florist-1", &ghost, Role::Florist, i64::MAX / 2);
+    let path = format!("/api/tenants/{ghost}/orders");
+    let body = json!({"customerName": "Nobody", "items": [{"title": "t", "quantity": 1}]});
+    let r = c.call("POST", &path, Some(&token), Some(body));
+    assert_eq!((r.status, r.error_code().as_str()), (404, "not_found"));
+    let list = c.call("GET", &path, Some(&token), None);
+    assert_eq!(
+        (list.status, list.json()["orders"].clone()),
+        (200, json!([]))
+    );
     let a = c.tenant("iso-a");
     let b = c.tenant("iso-b");
     let id = a.create_order("Secret")["id"]
