@@ -120,6 +120,15 @@ impl From<serde_json::Error> for ApiError {
     }
 }
 
+impl ApiError {
+    /// Is this a database unique-constraint failure on `target` (e.g. `"tenants.id"`)? The one
+    /// place that knows how D1 spells it.
+    pub fn is_unique_violation(&self, target: &str) -> bool {
+        matches!(self, Self::Internal(cause)
+            if cause.contains("UNIQUE constraint failed") && cause.contains(target))
+    }
+}
+
 pub type ApiResult<T> = Result<T, ApiError>;
 
 #[cfg(test)]
@@ -131,6 +140,15 @@ mod tests {
         let err = ApiError::internal("SQLITE_CONSTRAINT: secret table name");
         assert_eq!(err.status(), 500);
         assert!(!err.body().to_string().contains("SQLITE"));
+    }
+
+    #[test]
+    fn unique_violations_are_recognised_by_target() {
+        let err =
+            ApiError::internal("D1_ERROR: UNIQUE constraint failed: tenants.id: SQLITE_CONSTRAINT");
+        assert!(err.is_unique_violation("tenants.id"));
+        assert!(!err.is_unique_violation("orders.id"));
+        assert!(!ApiError::NotFound("tenants.id".into()).is_unique_violation("tenants.id"));
     }
 
     #[test]

@@ -15,6 +15,16 @@ pub fn now_millis() -> i64 {
     worker::Date::now().as_millis() as i64
 }
 
+/// A numeric `[vars]` setting (overridable in `.dev.vars`), or `default` when absent or not a
+/// positive whole number. Shared by the Worker and the hub.
+pub fn var_u64(env: &worker::Env, name: &str, default: u64) -> u64 {
+    env.var(name)
+        .ok()
+        .and_then(|v| v.to_string().trim().parse::<u64>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(default)
+}
+
 pub fn header(req: &Request, name: &str) -> Option<String> {
     req.headers().get(name).ok().flatten()
 }

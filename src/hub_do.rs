@@ -190,14 +190,7 @@ impl TenantHub {
     }
 
     fn heartbeat(&self) -> Duration {
-        let secs = self
-            .env
-            .var("HEARTBEAT_SECONDS")
-            .ok()
-            .and_then(|v| v.to_string().trim().parse::<u64>().ok())
-            .filter(|s| *s > 0)
-            .unwrap_or(30);
-        Duration::from_secs(secs)
+        Duration::from_secs(crate::http::var_u64(&self.env, "HEARTBEAT_SECONDS", 30))
     }
 
     async fn arm_alarm(&self) {
@@ -278,12 +271,7 @@ impl TenantHub {
             return;
         }
         self.last_prune_ms.set(now);
-        let days = self
-            .env
-            .var("EVENT_RETENTION_DAYS")
-            .ok()
-            .and_then(|v| v.to_string().trim().parse::<i64>().ok())
-            .unwrap_or(7);
+        let days = crate::http::var_u64(&self.env, "EVENT_RETENTION_DAYS", 7) as i64;
         let before = format_timestamp(now - days * 86_400_000);
         let result = async {
             let db = self.env.d1("DB")?;

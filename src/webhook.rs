@@ -117,7 +117,7 @@ async fn record_with(
         false,
     )?);
     match db::run_batch(&db, with).await {
-        Err(ApiError::Internal(msg)) if msg.contains("UNIQUE constraint failed") => Ok(()),
+        Err(err) if err.is_unique_violation("shopify_webhooks.webhook_id") => Ok(()),
         other => other,
     }
 }
@@ -191,7 +191,7 @@ async fn upsert(app: &App, d: &Delivery, incoming: &ShopifyOrder) -> ApiResult<R
         let Some(current) = existing else {
             match create(app, d, incoming, cancel_topic).await {
                 // Another delivery created this Shopify order a moment ago: update it instead.
-                Err(ApiError::Internal(msg)) if msg.contains("orders.shopify_order_id") => continue,
+                Err(err) if err.is_unique_violation("orders.shopify_order_id") => continue,
                 other => return other,
             }
         };
@@ -249,9 +249,7 @@ async fn upsert(app: &App, d: &Delivery, incoming: &ShopifyOrder) -> ApiResult<R
 /// A twin delivery of the same webhook id that committed first makes this one a duplicate.
 fn duplicate_or(err: ApiError) -> ApiResult<Response> {
     match &err {
-        ApiError::Internal(msg) if msg.contains("shopify_webhooks.webhook_id") => {
-            status("duplicate")
-        }
+        _ if err.is_unique_violation("shopify_webhooks.webhook_id") => status("duplicate"),
         _ => Err(err),
     }
 }
