@@ -28,7 +28,6 @@ pub trait Sink {
 pub type SubscriberId = u64;
 
 struct Subscriber<S> {
-    id: SubscriberId,
     sink: S,
     last_sent: u64,
     live: bool,
@@ -45,7 +44,8 @@ pub enum Step {
 }
 
 pub struct Hub<S: Sink> {
-    subscribers: Vec<Subscriber<S>>,
+    /// By id: one lookup per replayed event, whatever the number of subscribers.
+    subscribers: BTreeMap<SubscriberId, Subscriber<S>>,
     /// Events offered but not yet broadcast, by seq; the frame is encoded once, shared by all.
     pending: BTreeMap<u64, S::Frame>,
     /// Highest seq broadcast to live subscribers (`None` until the first subscriber goes live).
@@ -58,7 +58,7 @@ pub struct Hub<S: Sink> {
 impl<S: Sink> Default for Hub<S> {
     fn default() -> Self {
         Self {
-            subscribers: Vec::new(),
+            subscribers: BTreeMap::new(),
             pending: BTreeMap::new(),
             delivered: None,
             head: 0,
@@ -73,7 +73,7 @@ impl<S: Sink> Hub<S> {
     }
 
     pub fn has_live(&self) -> bool {
-        self.subscribers.iter().any(|s| s.live)
+        self.subscribers.values().any(|s| s.live)
     }
 
     pub fn last_broadcast(&self) -> u64 {
@@ -94,48 +94,44 @@ impl<S: Sink> Hub<S> {
     pub fn subscribe(&mut self, sink: S, after: u64) -> Option<SubscriberId> {
         let id = self.next_id;
         self.next_id += 1;
-        self.subscribers.push(Subscriber {
+        self.subscribers.insert(
             id,
-            sink,
-            last_sent: after,
-            live: false,
-        });
+            Subscriber {
+                sink,
+                last_sent: after,
+                live: false,
+            },
+        );
         // The preamble goes out at once so the client sees a live stream.
-        self.send_to(id, &S::frame(crate::events::SSE_PREAMBLE))
+        self.send_to(id, &S::frame(crate::events::SSE_PREAMBLE), None)
             .then_some(id)
     }
 
     pub fn last_sent(&self, id: SubscriberId) -> Option<u64> {
-        self.subscribers
-            .iter()
-            .find(|s| s.id == id)
-            .map(|s| s.last_sent)
+        self.subscribers.get(&id).map(|s| s.last_sent)
     }
 
-    /// Sends a frame to one subscriber; drops it if the write fails.
-    pub fn send_to(&mut self, id: SubscriberId, frame: &S::Frame) -> bool {
-        let Some(pos) = self.subscribers.iter().position(|s| s.id == id) else {
+    /// Sends a frame to one subscriber and, if it took it, moves its position to `now_at`;
+    /// drops it if the write fails.
+    fn send_to(&mut self, id: SubscriberId, frame: &S::Frame, now_at: Option<u64>) -> bool {
+        let Some(sub) = self.subscribers.get_mut(&id) else {
             return false;
         };
-        if self.subscribers[pos].sink.send(frame) {
-            true
-        } else {
-            self.subscribers.swap_remove(pos);
-            false
+        if !sub.sink.send(frame) {
+            self.subscribers.remove(&id);
+            return false;
         }
+        if let Some(seq) = now_at {
+            sub.last_sent = seq;
+        }
+        true
     }
 
     /// Sends a replayed event from the log to one catching-up subscriber, skipping what it has.
     pub fn replay_to(&mut self, id: SubscriberId, seq: u64, frame: &S::Frame) -> bool {
         match self.last_sent(id) {
             Some(last) if seq <= last => true,
-            Some(_) => {
-                let ok = self.send_to(id, frame);
-                if let Some(s) = self.subscribers.iter_mut().find(|s| s.id == id) {
-                    s.last_sent = seq;
-                }
-                ok
-            }
+            Some(_) => self.send_to(id, frame, Some(seq)),
             None => false,
         }
     }
@@ -143,11 +139,8 @@ impl<S: Sink> Hub<S> {
     /// Moves a subscriber to `cursor` when its own position cannot be served (pruned, or an id
     /// we never issued): it is told to resync (refetch the list) and continues from `cursor`.
     pub fn resync(&mut self, id: SubscriberId, cursor: u64) -> bool {
-        let ok = self.send_to(id, &S::frame(&crate::events::sse_resync(cursor)));
-        if let Some(s) = self.subscribers.iter_mut().find(|s| s.id == id) {
-            s.last_sent = cursor;
-        }
-        ok
+        let frame = S::frame(&crate::events::sse_resync(cursor));
+        self.send_to(id, &frame, Some(cursor))
     }
 
     /// Turns a caught-up subscriber live. Returns false while it is still behind the head (the
@@ -155,8 +148,8 @@ impl<S: Sink> Hub<S> {
     /// the check and the switch.
     pub fn go_live(&mut self, id: SubscriberId) -> bool {
         let head = self.head;
-        let any_live = self.subscribers.iter().any(|s| s.live);
-        let Some(sub) = self.subscribers.iter_mut().find(|s| s.id == id) else {
+        let any_live = self.has_live();
+        let Some(sub) = self.subscribers.get_mut(&id) else {
             return false;
         };
         if sub.last_sent < head {
@@ -217,8 +210,8 @@ impl<S: Sink> Hub<S> {
             let ids: Vec<SubscriberId> = self
                 .subscribers
                 .iter()
-                .filter(|s| s.live && s.last_sent < cursor)
-                .map(|s| s.id)
+                .filter(|(_, s)| s.live && s.last_sent < cursor)
+                .map(|(id, _)| *id)
                 .collect();
             for id in ids {
                 self.resync(id, cursor);
@@ -231,7 +224,7 @@ impl<S: Sink> Hub<S> {
     /// write fails. Returns how many received it.
     fn broadcast(&mut self, seq: u64, frame: &S::Frame) -> usize {
         let mut delivered = 0;
-        self.subscribers.retain_mut(|s| {
+        self.subscribers.retain(|_, s| {
             if !s.live || s.last_sent >= seq {
                 return true;
             }
@@ -253,8 +246,8 @@ impl<S: Sink> Hub<S> {
         let before = self.subscribers.len();
         let beat = S::frame(crate::events::SSE_HEARTBEAT);
         self.subscribers
-            .retain(|s| s.sink.send(&beat) && !s.sink.stalled());
-        if self.subscribers.iter().all(|s| !s.live) {
+            .retain(|_, s| s.sink.send(&beat) && !s.sink.stalled());
+        if !self.has_live() {
             self.delivered = None;
         }
         before - self.subscribers.len()
