@@ -740,9 +740,9 @@ fn delete_is_for_managers_and_answers_204_then_404(c: &Client) {
     let path = t.path(&format!("/orders/{id}"));
     assert_eq!(c.call("DELETE", &path, Some(&t.florist), None).status, 403);
     assert_eq!(c.call("GET", &path, Some(&t.florist), None).status, 200);
-    let r = c.call("DELETE", &path, Some(&t.manager), None);
+    let r = t.delete(&id);
     assert_eq!(r.status, 204);
     assert!(r.body.is_empty());
     assert_eq!(c.call("GET", &path, Some(&t.florist), None).status, 404);
-    assert_eq!(c.call("DELETE", &path, Some(&t.manager), None).status, 404);
+    assert_eq!(t.delete(&id).status, 404);
 }

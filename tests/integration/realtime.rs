@@ -365,12 +365,7 @@ fn polling_returns_exactly_the_changes_since_a_cursor(c: &Client) {
     thread::sleep(Duration::from_millis(20));
     t.put(&o2, &t.florist, json!({"notes": "a"}));
     t.put(&o2, &t.florist, json!({"notes": "b"}));
-    let del = c.call(
-        "DELETE",
-        &t.path(&format!("/orders/{o3}")),
-        Some(&t.manager),
-        None,
-    );
+    let del = t.delete(&o3);
     assert_eq!(del.status, 204);
     let since = t.poll("3");
     assert_eq!(since["cursor"], "6");
@@ -406,12 +401,7 @@ fn create_and_delete_events_are_broadcast(c: &Client) {
     assert_eq!(kind, "order_created");
     assert_eq!(data["order"], order);
     assert_eq!(data["updatedBy"], "florist-123");
-    let r = c.call(
-        "DELETE",
-        &t.path(&format!("/orders/{id}")),
-        Some(&t.manager),
-        None,
-    );
+    let r = t.delete(&id);
     assert_eq!(r.status, 204);
     let (_, kind, data) = sse.next_event(secs(5)).expect("deleted");
     assert_eq!(kind, "order_deleted");

@@ -401,6 +401,16 @@ impl Tenant {
         r.json()
     }
 
+    /// `DELETE /orders/{id}` as this shop's manager.
+    pub fn delete(&self, id: &str) -> Resp {
+        self.client.call(
+            "DELETE",
+            &self.path(&format!("/orders/{id}")),
+            Some(&self.manager),
+            None,
+        )
+    }
+
     pub fn put(&self, id: &str, token: &str, body: Value) -> Resp {
         self.client.call(
             "PUT",
