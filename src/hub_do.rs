@@ -23,7 +23,7 @@ use worker::{
     State,
 };
 
-use crate::api::App;
+use crate::app::App;
 use crate::db;
 use crate::domain::{format_timestamp, TenantId};
 use crate::error::{ApiError, ApiResult};

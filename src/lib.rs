@@ -2,11 +2,17 @@
 //!
 //! Map of the modules:
 //! - Shell (runtime code, thin):
-//!   - [`api`]: the `#[event(fetch)]` routes: admin, orders, polling, realtime entry points.
-//!   - [`webhook`]: `POST /api/webhooks/shopify`.
+//!   - [`routes`]: the `#[event(fetch)]` routing, one module per resource: [`routes::health`],
+//!     [`routes::admin`], [`routes::orders`], [`routes::realtime`] (SSE, stats, polling),
+//!     [`routes::webhooks`] (`POST /api/webhooks/shopify`).
+//!   - [`app`]: the deployment context (`App`: env, execution context, clock, config).
+//!   - [`commit`]: the one "commit a change and publish it" path the routes and webhook share.
 //!   - [`hub_do`]: the per-tenant Durable Object holding the SSE subscribers.
 //!   - [`db`]: every D1 statement; each change is one atomic batch (order + seq + event).
 //!   - [`http`]: body limits, JSON responses, the clock.
+//!
+//! Dependencies point one way: `routes` → `commit` → `hub_do`/`db` → core; `app` and the core
+//! import nothing from the shell above them.
 //! - Core (pure, unit-tested natively):
 //!   - [`domain`]: tenant ids, the order, its status machine, validation of create/update bodies.
 //!   - [`auth`]: HS256 tokens, roles, tenant scoping.
@@ -16,8 +22,9 @@
 //!   - [`cursor`]: the opaque list cursor.
 //!   - [`error`]: the one error type and its JSON body.
 
-pub mod api;
+pub mod app;
 pub mod auth;
+pub mod commit;
 pub mod cursor;
 pub mod db;
 pub mod domain;
@@ -26,8 +33,8 @@ pub mod events;
 pub mod http;
 pub mod hub;
 pub mod hub_do;
+pub mod routes;
 pub mod shopify;
-pub mod webhook;
 
 use worker::{event, Context, Env, Headers, Request, Response};
 
@@ -54,12 +61,12 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
     }
     let method = req.method();
     let path = req.path();
-    let app = api::App {
+    let app = app::App {
         env,
         ctx,
         now_ms: http::now_millis(),
     };
-    let resp = match api::route(req, &app).await {
+    let resp = match routes::route(req, &app).await {
         Ok(resp) => resp,
         Err(err) => {
             if let ApiError::Internal(cause) = &err {

@@ -13,13 +13,13 @@
 use serde_json::json;
 use worker::{Request, Response};
 
-use crate::api::{commit_create, App};
-use crate::db;
+use crate::app::App;
 use crate::domain::{Item, Order, OrderStatus, TenantId};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{header, json_response, read_body};
 use crate::hub_do;
 use crate::shopify::{self, ShopifyOrder, StoredShopifyFields, Topic, UpdateDecision};
+use crate::{commit, db};
 
 /// Who Shopify's changes are attributed to in events.
 const SHOPIFY_USER: &str = "shopify";
@@ -286,7 +286,7 @@ async fn create(
         updated_by: SHOPIFY_USER.into(),
     };
     apply_shopify_fields(&mut order, incoming);
-    match commit_create(app, &d.tenant, &order, record_after_change(app, d)?).await {
+    match commit::create(app, &d.tenant, &order, record_after_change(app, d)?).await {
         Ok(_) => status("created"),
         Err(err) => duplicate_or(err),
     }

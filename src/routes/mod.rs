@@ -1,0 +1,148 @@
+//! The REST routes: one match on (method, path), then the resource's module. A route's handler
+//! is found from its path: `/api/admin/…` → [`admin`], `/api/tenants/{t}/orders…` → [`orders`],
+//! `/api/tenants/{t}/realtime/…` and the polling route → [`realtime`], `/api/webhooks/shopify` →
+//! [`webhooks`]. Each handler reads as its steps: authorize, parse, call the core, commit (one
+//! D1 batch), publish, respond. The caller of a tenant route is resolved once, here.
+
+pub mod admin;
+pub mod health;
+pub mod orders;
+pub mod realtime;
+pub mod webhooks;
+
+use worker::{Method, Request, Response};
+
+use crate::app::App;
+use crate::auth::{self, Caller, Claims};
+use crate::domain::{Role, TenantId};
+use crate::error::{ApiError, ApiResult};
+use crate::http::{header, query, query_param};
+
+/// Routes one request.
+pub async fn route(mut req: Request, app: &App) -> ApiResult<Response> {
+    let path = req.path();
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let method = req.method();
+    match segments.as_slice() {
+        ["api", "health"] => {
+            allow(&method, &[Method::Get])?;
+            health::health(app).await
+        }
+        ["api", "admin", "tenants"] => {
+            allow(&method, &[Method::Post])?;
+            admin::create_tenant(&mut req, app).await
+        }
+        ["api", "admin", "tenants", tenant, "tokens"] => {
+            allow(&method, &[Method::Post])?;
+            let tenant = tenant.to_string();
+            admin::mint_token(&mut req, app, &tenant).await
+        }
+        ["api", "admin", "maintenance", "prune-events"] => {
+            allow(&method, &[Method::Post])?;
+            admin::prune_events(&mut req, app).await
+        }
+        ["api", "webhooks", "shopify"] => {
+            allow(&method, &[Method::Post])?;
+            webhooks::shopify(&mut req, app).await
+        }
+        ["api", "tenants", tenant, rest @ ..] => {
+            let tenant =
+                TenantId::parse(tenant).map_err(|_| ApiError::NotFound("no such shop".into()))?;
+            let rest: Vec<String> = rest.iter().map(|s| s.to_string()).collect();
+            tenant_route(req, app, &tenant, &rest).await
+        }
+        _ => Err(ApiError::NotFound(format!("no route for {path}"))),
+    }
+}
+
+async fn tenant_route(
+    mut req: Request,
+    app: &App,
+    tenant: &TenantId,
+    rest: &[String],
+) -> ApiResult<Response> {
+    let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
+    let method = req.method();
+    match rest.as_slice() {
+        ["orders"] => {
+            allow(&method, &[Method::Get, Method::Post])?;
+            let caller = authenticate(&req, app, tenant, Role::Florist, false)?;
+            if method == Method::Get {
+                orders::list(&req, app, tenant).await
+            } else {
+                orders::create(&mut req, app, tenant, &caller).await
+            }
+        }
+        ["orders", "realtime-status"] => {
+            allow(&method, &[Method::Get])?;
+            authenticate(&req, app, tenant, Role::Florist, false)?;
+            realtime::poll(&req, app, tenant).await
+        }
+        ["orders", id] => {
+            allow(&method, &[Method::Get, Method::Put, Method::Delete])?;
+            let needed = if method == Method::Delete {
+                Role::Manager
+            } else {
+                Role::Florist
+            };
+            let caller = authenticate(&req, app, tenant, needed, false)?;
+            match method {
+                Method::Get => orders::get(app, tenant, id).await,
+                Method::Put => orders::update(&mut req, app, tenant, id, &caller).await,
+                _ => orders::delete(app, tenant, id, &caller).await,
+            }
+        }
+        ["realtime", "orders"] => {
+            allow(&method, &[Method::Get])?;
+            authenticate(&req, app, tenant, Role::Florist, true)?;
+            realtime::subscribe(&req, app, tenant).await
+        }
+        ["realtime", "stats"] => {
+            allow(&method, &[Method::Get])?;
+            authenticate(&req, app, tenant, Role::Manager, false)?;
+            realtime::stats(app, tenant).await
+        }
+        _ => Err(ApiError::NotFound("no such route".into())),
+    }
+}
+
+fn allow(method: &Method, allowed: &[Method]) -> ApiResult<()> {
+    if allowed.contains(method) {
+        Ok(())
+    } else {
+        Err(ApiError::MethodNotAllowed)
+    }
+}
+
+/// Resolves the caller of a tenant route once: token present, signature and expiry good, same
+/// tenant, sufficient role. `allow_query_token` admits `?access_token=` (for EventSource).
+pub fn authenticate(
+    req: &Request,
+    app: &App,
+    tenant: &TenantId,
+    needed: Role,
+    allow_query_token: bool,
+) -> ApiResult<Caller> {
+    let from_header = header(req, "authorization");
+    let token = match auth::bearer(from_header.as_deref()) {
+        Some(t) => Some(t.to_string()),
+        None if allow_query_token => query_param(&query(req), "access_token"),
+        None => None,
+    }
+    .ok_or_else(|| ApiError::Unauthorized("send Authorization: Bearer <token>".into()))?;
+    let secret = app.secret("AUTH_SECRET")?;
+    let claims: Claims = auth::verify(&token, secret.as_bytes(), app.now_ms / 1000)?;
+    auth::authorize_tenant(claims, tenant, needed)
+}
+
+pub fn require_admin(req: &Request, app: &App) -> ApiResult<()> {
+    let configured = app.secret("ADMIN_TOKEN")?;
+    let presented = header(req, "authorization");
+    if auth::admin_token_matches(auth::bearer(presented.as_deref()), &configured) {
+        Ok(())
+    } else {
+        Err(ApiError::Unauthorized(
+            "admin routes need Authorization: Bearer <ADMIN_TOKEN>".into(),
+        ))
+    }
+}

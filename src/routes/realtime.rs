@@ -1,0 +1,77 @@
+//! The live routes: the SSE stream (`/api/tenants/{t}/realtime/orders`), the hub's stats, and
+//! the polling fallback (`/api/tenants/{t}/orders/realtime-status`).
+
+use serde_json::json;
+use worker::{Request, Response};
+
+use crate::app::App;
+use crate::db;
+use crate::domain::{normalize_timestamp, Order, TenantId};
+use crate::error::{ApiError, ApiResult};
+use crate::http::{header, json_response, query, query_param};
+use crate::hub_do;
+
+/// GET /api/tenants/{t}/realtime/orders (SSE)
+pub async fn subscribe(req: &Request, app: &App, tenant: &TenantId) -> ApiResult<Response> {
+    let params = query(req);
+    // The header wins over the query parameter (EventSource sends the header itself when it
+    // reconnects).
+    let resume = header(req, "last-event-id")
+        .or_else(|| query_param(&params, "lastEventId"))
+        .filter(|s| !s.trim().is_empty());
+    hub_do::subscribe(app, tenant, resume).await
+}
+
+/// GET /api/tenants/{t}/realtime/stats
+pub async fn stats(app: &App, tenant: &TenantId) -> ApiResult<Response> {
+    hub_do::stats(app, tenant).await
+}
+
+/// Events one polling answer covers; `hasMore` tells the client to ask again from `cursor`.
+const POLL_WINDOW: u64 = 500;
+
+/// GET /api/tenants/{t}/orders/realtime-status?since=
+pub async fn poll(req: &Request, app: &App, tenant: &TenantId) -> ApiResult<Response> {
+    let db = app.db()?;
+    let since = match query_param(&query(req), "since").filter(|s| !s.is_empty()) {
+        None => 0,
+        Some(s) if s.bytes().all(|b| b.is_ascii_digit()) => s
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n < (1 << 52))
+            .ok_or_else(|| ApiError::bad_request("invalid_since", "since is too large"))?,
+        Some(s) => {
+            let ts = normalize_timestamp(&s).ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_since",
+                    "since must be an event id or an RFC 3339 timestamp",
+                )
+            })?;
+            db::seq_at_time(&db, tenant.as_str(), &ts).await?
+        }
+    };
+    let poll = db::poll_window(&db, tenant.as_str(), since, POLL_WINDOW).await?;
+    let end = since.saturating_add(POLL_WINDOW);
+    let more = end < poll.head;
+    let cursor = if more { end } else { poll.head };
+    // Walk the changes oldest first: each order once, in the order things happened; an order
+    // that is gone from the table was deleted.
+    let mut current: std::collections::HashMap<String, Order> =
+        poll.orders.into_iter().map(|o| (o.id.clone(), o)).collect();
+    let (mut orders, mut deleted) = (Vec::new(), Vec::new());
+    for (id, _) in poll.changed {
+        match current.remove(&id) {
+            Some(order) => orders.push(order),
+            None => deleted.push(id),
+        }
+    }
+    json_response(
+        200,
+        &json!({
+            "cursor": cursor.to_string(),
+            "orders": orders,
+            "deletedOrderIds": deleted,
+            "hasMore": more,
+        }),
+    )
+}
