@@ -54,6 +54,7 @@ unit:
 client-test: setup
 	node_modules/.bin/tsc -p client --noEmit
 	node_modules/.bin/vitest run --root client
+	node client/scripts/pack-test.mjs
 
 ## Starts the built Worker under wrangler dev (own port, throwaway state) and talks HTTP/SSE to it.
 integration:

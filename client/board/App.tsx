@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent } from "react";
-import { useRealtimeUpdates, type Order, type OrderEvent, type OrderStatus } from "../src/index.js";
+import type { Order, OrderEvent, OrderStatus } from "../src/index.js";
+import { useRealtimeUpdates } from "../src/react.js";
 import { ApiError, BoardApi, type OrderPatch } from "./api.js";
 import { clearSession, isExpired, loadSession, parseToken, saveSession, type Session } from "./session.js";
 
@@ -280,7 +281,7 @@ function Board({
             </span>
           )}
           <span className="counter" data-testid="update-count">
-            {live.updates} {live.updates === 1 ? "update" : "updates"}
+            {live.updateCount} {live.updateCount === 1 ? "update" : "updates"}
           </span>
         </div>
         <div className="tools">

@@ -1,85 +1,44 @@
 // A framework-free client for one tenant's order changes.
 //
-// It holds the SSE stream (`/realtime/orders`) when it can and falls back to polling
-// `/orders/realtime-status` when it cannot, while it keeps trying SSE in the background.
-// Both paths move one cursor, `lastSeq` (the tenant's change sequence number), so an event
-// seen by both paths is delivered once, in order. See client/README.md for the contract.
+// It holds a stream (SSE, or a WebSocket when asked for) when it can and falls back to polling
+// `/orders/realtime-status` when it cannot, while it keeps trying the stream in the background.
+// Every path moves one cursor, `lastSeq` (the tenant's change sequence number), so an event seen
+// by two paths is delivered once, in order. See client/README.md for the contract.
 
-export type OrderStatus =
-  | "new"
-  | "in_progress"
-  | "ready"
-  | "out_for_delivery"
-  | "delivered"
-  | "cancelled";
+import {
+  sseTransport,
+  wsTransport,
+  type EventSourceConstructor,
+  type StreamTransportFactory,
+  type StreamTransportName,
+  type Transport,
+  type TransportName,
+  type TransportSink,
+  type WebSocketConstructor,
+} from "./transport.js";
+import type { Order, OrderEvent } from "./types.js";
 
-export interface OrderItem {
-  title: string;
-  quantity: number;
-}
+export type { Order, OrderEvent, OrderEventType, OrderItem, OrderStatus } from "./types.js";
+export type {
+  EventSourceConstructor,
+  EventSourceLike,
+  TransportName,
+  WebSocketConstructor,
+  WebSocketLike,
+} from "./transport.js";
 
-export interface Order {
-  id: string;
-  orderNumber: string;
-  source: "manual" | "shopify";
-  shopifyOrderId: string | null;
-  customerName: string;
-  customerEmail: string | null;
-  deliveryDate: string | null;
-  items: OrderItem[];
-  status: OrderStatus;
-  assignedTo: string | null;
-  notes: string;
-  cardMessage: string | null;
-  shopifyNote: string | null;
-  version: number;
-  createdAt: string;
-  updatedAt: string;
-  updatedBy: string;
-}
-
-export type OrderEventType = "order_created" | "order_updated" | "order_deleted";
-
-export interface OrderEvent {
-  /** The tenant's change sequence number, as a decimal string. */
-  id: string;
-  type: OrderEventType;
-  tenantId: string;
-  orderId: string;
-  timestamp: string;
-  updatedBy: string | null;
-  changes: string[];
-  order: Order | null;
-  /** True when the event was made from a polling result rather than received from the stream. */
-  synthetic?: boolean;
-}
-
-export type RealtimeMode = "sse" | "polling" | "offline";
+/** `sse` or `ws` while that stream is open, `polling` while polls succeed, else `offline`. */
+export type RealtimeMode = StreamTransportName | "polling" | "offline";
 
 export interface RealtimeState {
   mode: RealtimeMode;
-  /** True only while the SSE stream is open. */
+  /** True only while a stream is open. */
   isConnected: boolean;
   /** How many order events were delivered to `onUpdate`. */
   updateCount: number;
   /** The last sequence number delivered or skipped to, or null before the first one. */
   lastSeq: string | null;
 }
-
-/** The part of the browser's `EventSource` this client uses (a test can pass a fake). */
-export interface EventSourceLike {
-  onopen: ((event: Event) => unknown) | null;
-  onerror: ((event: Event) => unknown) | null;
-  addEventListener(type: string, listener: (event: MessageEvent) => void): void;
-  close(): void;
-}
-
-export type EventSourceConstructor = new (url: string) => EventSourceLike;
-
-// Compile-time check that the browser's own EventSource fits.
-type BrowserEventSourceFits = typeof EventSource extends EventSourceConstructor ? true : never;
-const browserEventSourceFits: BrowserEventSourceFits = true;
-void browserEventSourceFits;
 
 export class RealtimeError extends Error {
   constructor(
@@ -92,20 +51,37 @@ export class RealtimeError extends Error {
   }
 }
 
+/** Where the client's console messages go; `console` by default. */
+export interface RealtimeLogger {
+  log(message: string, ...details: unknown[]): void;
+}
+
 export interface RealtimeClientOptions {
   tenant: string;
   token: string;
   /** Origin of the Worker; "" (the default) means the page's own origin. */
   baseUrl?: string;
-  /** Milliseconds between polls while the stream cannot be held. Default 3000. */
+  /**
+   * The transports to use: streams (`sse`, `ws`) in order of preference, and whether `polling`
+   * may stand in while no stream is open. Default `["sse", "polling"]`.
+   */
+  transports?: readonly TransportName[];
+  /** Milliseconds between polls while no stream is open. Default 3000. */
   pollInterval?: number;
+  /**
+   * The server's heartbeat period in ms. A stream that sends nothing (no event, no heartbeat)
+   * for 2.5 times this long is taken as dead. Default 30000; 0 turns the watchdog off.
+   */
+  heartbeatMs?: number;
+  /** A stream must stay open this long (ms) before its failures in a row are forgotten. Default 10000. */
+  healthyAfterMs?: number;
   /** Resume after this sequence number (e.g. one saved earlier). Default: start now. */
   lastSeq?: string | null;
   /** Stream failures in a row before polling starts. Default 3. */
   maxStreamErrors?: number;
-  /** First reconnect delay in ms; it doubles after each failure in a row. Default 1000. */
+  /** Backoff base in ms: the n-th failure in a row waits random(0, min(max, base·2ⁿ⁻¹)). Default 1000. */
   reconnectDelay?: number;
-  /** Upper bound of the reconnect delay in ms. Default 10000. */
+  /** Backoff cap in ms. Default 10000. */
   maxReconnectDelay?: number;
   /** Called once per order event, in sequence order. */
   onUpdate?: (event: OrderEvent) => void;
@@ -114,58 +90,107 @@ export interface RealtimeClientOptions {
   onStateChange?: (state: RealtimeState) => void;
   /** Called when a poll fails (status 401/403 means the token is no longer good). */
   onError?: (error: RealtimeError) => void;
-  /** Defaults to `globalThis.EventSource`; `null` forces polling. */
+  /** Defaults to `globalThis.EventSource`; `null` disables `sse`. */
   EventSource?: EventSourceConstructor | null;
+  /** Defaults to `globalThis.WebSocket`; `null` disables `ws`. */
+  WebSocket?: WebSocketConstructor | null;
   /** Defaults to `globalThis.fetch`. */
   fetch?: typeof fetch;
   /** Clock, for the start time of the first poll. */
   now?: () => Date;
+  /** The jitter source, a number in [0, 1]. Defaults to `Math.random`. */
+  random?: () => number;
+  /** Where the console messages go; `null` for none. Defaults to `console`. */
+  logger?: RealtimeLogger | null;
 }
 
-type Defaulted = Pick<
-  RealtimeClientOptions,
-  "baseUrl" | "pollInterval" | "maxStreamErrors" | "reconnectDelay" | "maxReconnectDelay"
->;
+export const DEFAULT_TRANSPORTS: readonly TransportName[] = ["sse", "polling"];
 
-const EVENT_TYPES: OrderEventType[] = ["order_created", "order_updated", "order_deleted"];
+/**
+ * Full jitter ("Exponential Backoff And Jitter", AWS Architecture Blog): the delay before the
+ * next try after `failures` failures in a row is random(0, min(cap, base · 2^(failures − 1))).
+ */
+export function backoffDelay(
+  failures: number,
+  base: number,
+  cap: number,
+  random: () => number,
+): number {
+  const ceiling = Math.min(cap, base * 2 ** Math.max(0, failures - 1));
+  const r = Math.min(1, Math.max(0, random()));
+  return Math.round(r * ceiling);
+}
 
 interface PollResult {
   cursor: string;
-  orders: Order[];
-  deletedOrderIds: string[];
-  hasMore: boolean;
+  orders?: Order[];
+  deletedOrderIds?: string[];
+  hasMore?: boolean;
+}
+
+interface StreamOption {
+  name: StreamTransportName;
+  open: StreamTransportFactory;
 }
 
 export class RealtimeClient {
-  private readonly opts: RealtimeClientOptions & Required<Defaulted>;
-  private readonly EventSourceImpl: EventSourceConstructor | null;
+  private readonly opts: RealtimeClientOptions &
+    Required<
+      Pick<
+        RealtimeClientOptions,
+        | "baseUrl"
+        | "pollInterval"
+        | "heartbeatMs"
+        | "healthyAfterMs"
+        | "maxStreamErrors"
+        | "reconnectDelay"
+        | "maxReconnectDelay"
+        | "random"
+      >
+    >;
   private readonly fetchImpl: typeof fetch;
+  private readonly logger: RealtimeLogger | null;
+  /** The stream transports that can run here, in order of preference. */
+  private readonly streams: StreamOption[];
+  private readonly canPoll: boolean;
   /** Polls before any cursor is known ask for the changes since this instant. */
   private readonly startedAt: string;
 
   private state: RealtimeState;
-  private stream: EventSourceLike | null = null;
+  private closed = false;
+
+  // The stream. `attempt` numbers connection attempts: a sink call from an older one is ignored.
+  private stream: Transport | null = null;
+  private attempt = 0;
+  private streamIndex = 0;
   private streamErrors = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
+  private watchdogTimer: ReturnType<typeof setTimeout> | null = null;
+  private healthyTimer: ReturnType<typeof setTimeout> | null = null;
+
+  // Polling.
   private polling = false;
   private pollTimer: ReturnType<typeof setTimeout> | null = null;
   private pollAbort: AbortController | null = null;
-  private closed = false;
 
   constructor(options: RealtimeClientOptions) {
     this.opts = {
       ...options,
       baseUrl: options.baseUrl ?? "",
       pollInterval: options.pollInterval ?? 3000,
+      heartbeatMs: options.heartbeatMs ?? 30_000,
+      healthyAfterMs: options.healthyAfterMs ?? 10_000,
       maxStreamErrors: options.maxStreamErrors ?? 3,
       reconnectDelay: options.reconnectDelay ?? 1000,
-      maxReconnectDelay: options.maxReconnectDelay ?? 10000,
+      maxReconnectDelay: options.maxReconnectDelay ?? 10_000,
+      random: options.random ?? Math.random,
     };
-    this.EventSourceImpl =
-      options.EventSource !== undefined
-        ? options.EventSource
-        : ((globalThis as { EventSource?: EventSourceConstructor }).EventSource ?? null);
-    this.fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
+    // Globals are read here, never at import time, so the module loads during SSR.
+    this.fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    this.logger = options.logger === undefined ? console : options.logger;
+    const transports = options.transports ?? DEFAULT_TRANSPORTS;
+    this.streams = streamOptions(transports, options);
+    this.canPoll = transports.includes("polling");
     this.startedAt = (options.now?.() ?? new Date()).toISOString();
     this.state = {
       mode: "offline",
@@ -173,11 +198,8 @@ export class RealtimeClient {
       updateCount: 0,
       lastSeq: parseSeq(options.lastSeq) === null ? null : (options.lastSeq ?? null),
     };
-    if (this.EventSourceImpl) {
-      this.openStream();
-    } else {
-      this.startPolling();
-    }
+    if (this.streams.length > 0) this.openStream();
+    else this.startPolling();
   }
 
   get isConnected(): boolean {
@@ -200,9 +222,9 @@ export class RealtimeClient {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.closeStream();
+    this.dropStream();
     this.stopPolling();
-    if (this.reconnectTimer !== null) clearTimeout(this.reconnectTimer);
+    clear(this.reconnectTimer);
     this.reconnectTimer = null;
     this.state = { ...this.state, mode: "offline", isConnected: false };
   }
@@ -210,92 +232,124 @@ export class RealtimeClient {
   // --- stream ---------------------------------------------------------------------------
 
   private openStream(): void {
-    const EventSourceImpl = this.EventSourceImpl;
-    if (this.closed || !EventSourceImpl) return;
-    const { baseUrl, tenant, token } = this.opts;
-    let url =
-      `${baseUrl}/api/tenants/${encodeURIComponent(tenant)}/realtime/orders` +
-      `?access_token=${encodeURIComponent(token)}`;
-    if (this.state.lastSeq !== null) url += `&lastEventId=${this.state.lastSeq}`;
+    const stream = this.streams[this.streamIndex];
+    if (this.closed || !stream) return;
+    const attempt = ++this.attempt;
+    const current = () => attempt === this.attempt && !this.closed;
+    const sink: TransportSink = {
+      opened: (head) => {
+        if (current()) this.onStreamOpen(stream.name, head);
+      },
+      event: (seq, event) => {
+        if (!current()) return;
+        this.armWatchdog();
+        if (this.isAfterCursor(seq)) this.deliver([event], seq);
+      },
+      resync: (cursor) => {
+        if (current()) this.onResyncFrame(cursor);
+      },
+      alive: () => {
+        if (current()) this.armWatchdog();
+      },
+      failed: () => {
+        if (current()) this.onStreamFailure(false);
+      },
+    };
 
-    let stream: EventSourceLike;
+    this.armWatchdog(); // a connection that never opens is dead too
+    let transport: Transport;
     try {
-      stream = new EventSourceImpl(url);
+      transport = stream.open(
+        {
+          baseUrl: this.opts.baseUrl,
+          tenant: this.opts.tenant,
+          token: this.opts.token,
+          cursor: this.state.lastSeq,
+        },
+        sink,
+      );
     } catch {
-      this.startPolling(); // e.g. a baseUrl EventSource refuses: the stream will not work
+      // This transport cannot even start here: poll at once while the next one is tried.
+      if (current()) this.onStreamFailure(true);
       return;
     }
-    this.stream = stream;
-    stream.onopen = () => {
-      if (this.stream !== stream) return;
-      this.streamErrors = 0;
-      this.stopPolling();
-      const hadCursor = this.state.lastSeq !== null;
-      this.setState({ mode: "sse", isConnected: true });
-      // Without a cursor the server starts the stream at its head: whatever changed before
-      // that is only in a fresh list, so the app loads one now.
-      if (!hadCursor) this.opts.onResync?.();
-    };
-    stream.onerror = () => {
-      if (this.stream !== stream) return;
-      // The browser would reconnect by itself, but not after an HTTP error, and never to
-      // polling; this client closes the stream and decides itself.
-      this.closeStream();
-      this.streamErrors += 1;
-      const fallBack = this.polling || this.streamErrors >= this.opts.maxStreamErrors;
-      this.setState({ isConnected: false, mode: fallBack ? "polling" : "offline" });
-      if (fallBack) this.startPolling();
-      this.scheduleReconnect();
-    };
-    for (const type of EVENT_TYPES) {
-      stream.addEventListener(type, (message) => {
-        if (this.stream === stream) this.onStreamEvent(message);
-      });
-    }
-    stream.addEventListener("resync", (message) => {
-      if (this.stream === stream) this.onResyncEvent(message);
-    });
+    if (current()) this.stream = transport;
+    else transport.close();
   }
 
-  private closeStream(): void {
-    if (!this.stream) return;
+  private onStreamOpen(name: StreamTransportName, head: string | null): void {
+    this.armWatchdog();
+    this.stopPolling();
+    // Failures in a row are forgotten only once this stream has stayed up for a while, so a
+    // stream that opens and dies at once still ends in polling.
+    clear(this.healthyTimer);
+    this.healthyTimer = setTimeout(() => {
+      this.healthyTimer = null;
+      this.streamErrors = 0;
+    }, this.opts.healthyAfterMs);
+
+    const hadCursor = this.state.lastSeq !== null;
+    this.setState({
+      mode: name,
+      isConnected: true,
+      ...(!hadCursor && parseSeq(head) !== null ? { lastSeq: head } : {}),
+    });
+    this.logger?.log("Real-time connection established");
+    // Without a cursor the server starts the stream at its head: whatever changed before that
+    // is only in a fresh list, so the app loads one now.
+    if (!hadCursor) this.opts.onResync?.();
+  }
+
+  /**
+   * The stream failed (`now` false) or is taken as dead or unusable (`now` true: the watchdog
+   * fired, or the transport could not start). Polling starts at once when `now`, otherwise after
+   * `maxStreamErrors` failures in a row; the next stream attempt waits a jittered backoff.
+   */
+  private onStreamFailure(now: boolean): void {
+    this.dropStream();
+    this.streamErrors += 1;
+    this.streamIndex = (this.streamIndex + 1) % this.streams.length;
+    const fallBack =
+      this.canPoll && (now || this.polling || this.streamErrors >= this.opts.maxStreamErrors);
+    this.setState({ isConnected: false, mode: fallBack ? "polling" : "offline" });
+    if (fallBack) this.startPolling();
+    this.scheduleReconnect();
+  }
+
+  private dropStream(): void {
+    this.attempt += 1; // whatever the old transport still reports is ignored
     const stream = this.stream;
     this.stream = null;
-    stream.onopen = null;
-    stream.onerror = null;
-    stream.close();
+    stream?.close();
+    clear(this.watchdogTimer);
+    this.watchdogTimer = null;
+    clear(this.healthyTimer);
+    this.healthyTimer = null;
+  }
+
+  private armWatchdog(): void {
+    clear(this.watchdogTimer);
+    this.watchdogTimer = null;
+    const { heartbeatMs } = this.opts;
+    if (!(heartbeatMs > 0) || this.closed) return;
+    this.watchdogTimer = setTimeout(() => {
+      this.watchdogTimer = null;
+      this.onStreamFailure(true);
+    }, heartbeatMs * 2.5);
   }
 
   private scheduleReconnect(): void {
     if (this.closed || this.reconnectTimer !== null) return;
-    const { reconnectDelay, maxReconnectDelay } = this.opts;
-    const delay = Math.min(maxReconnectDelay, reconnectDelay * 2 ** (this.streamErrors - 1));
+    const { reconnectDelay, maxReconnectDelay, random } = this.opts;
+    const delay = backoffDelay(this.streamErrors, reconnectDelay, maxReconnectDelay, random);
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       this.openStream();
     }, delay);
   }
 
-  private onStreamEvent(message: MessageEvent): void {
-    let event: OrderEvent;
-    try {
-      event = JSON.parse(String(message.data)) as OrderEvent;
-    } catch {
-      return; // A frame this client cannot read is skipped, not fatal.
-    }
-    const seq = message.lastEventId || event.id;
-    if (parseSeq(seq) === null || !this.isAfterCursor(seq)) return;
-    this.deliver([{ ...event, id: seq }], seq);
-  }
-
-  private onResyncEvent(message: MessageEvent): void {
-    let cursor: string | undefined;
-    try {
-      cursor = (JSON.parse(String(message.data)) as { cursor?: string }).cursor;
-    } catch {
-      cursor = undefined;
-    }
-    cursor = cursor ?? message.lastEventId;
+  private onResyncFrame(cursor: string | null): void {
+    this.armWatchdog();
     if (parseSeq(cursor) !== null) this.setState({ lastSeq: cursor });
     this.opts.onResync?.();
   }
@@ -303,7 +357,7 @@ export class RealtimeClient {
   // --- polling --------------------------------------------------------------------------
 
   private startPolling(): void {
-    if (this.closed || this.polling) return;
+    if (this.closed || this.polling || !this.canPoll) return;
     this.polling = true;
     this.setState({ mode: "polling" });
     void this.poll();
@@ -311,18 +365,22 @@ export class RealtimeClient {
 
   private stopPolling(): void {
     this.polling = false;
-    if (this.pollTimer !== null) clearTimeout(this.pollTimer);
+    clear(this.pollTimer);
     this.pollTimer = null;
     this.pollAbort?.abort();
     this.pollAbort = null;
   }
 
   private async poll(): Promise<void> {
-    if (!this.polling) return;
+    this.pollTimer = null;
+    if (!this.polling || this.closed) return;
+    this.logger?.log("Polling for updates...");
     const since = this.state.lastSeq ?? this.startedAt;
     const abort = new AbortController();
     this.pollAbort = abort;
-    let again = false;
+
+    let result: PollResult | null = null;
+    let failure: RealtimeError | null = null;
     try {
       const { baseUrl, tenant, token } = this.opts;
       const response = await this.fetchImpl(
@@ -333,36 +391,34 @@ export class RealtimeClient {
       if (!response.ok) {
         throw new RealtimeError(`polling failed with HTTP ${response.status}`, response.status);
       }
-      const result = (await response.json()) as PollResult;
-      if (abort.signal.aborted) return;
-      if (since !== (this.state.lastSeq ?? this.startedAt)) {
-        // The stream moved the cursor while this poll was out: its answer may overlap what
-        // was delivered, so it is dropped and the next poll asks from the new cursor.
-        again = true;
-      } else {
-        this.applyPoll(result);
-        again = result.hasMore;
-      }
-      if (!this.state.isConnected) this.setState({ mode: "polling" });
+      result = (await response.json()) as PollResult;
     } catch (error) {
-      if (abort.signal.aborted) return;
+      failure = error instanceof RealtimeError ? error : new RealtimeError(String(error), 0);
+    }
+    // Polling stopped (a stream opened) or the client closed while this poll was out.
+    if (this.pollAbort !== abort || abort.signal.aborted) return;
+    this.pollAbort = null;
+
+    // The stream may have moved the cursor while this poll was out: then the answer may
+    // overlap what was delivered, so it is dropped and the next poll asks from the new cursor.
+    const raced = result !== null && since !== (this.state.lastSeq ?? this.startedAt);
+    const again = raced || (result !== null && result.hasMore === true);
+    // The next poll is scheduled before any callback runs, so a throwing callback cannot stop
+    // polling (and a callback that calls close() clears it).
+    this.pollTimer = setTimeout(() => void this.poll(), again ? 0 : this.opts.pollInterval);
+
+    if (failure) {
       if (!this.state.isConnected) this.setState({ mode: "offline" });
-      this.opts.onError?.(
-        error instanceof RealtimeError ? error : new RealtimeError(String(error), 0),
-      );
-    } finally {
-      if (this.pollAbort === abort) {
-        this.pollAbort = null;
-        if (this.polling) {
-          this.pollTimer = setTimeout(() => void this.poll(), again ? 0 : this.opts.pollInterval);
-        }
-      }
+      this.opts.onError?.(failure);
+    } else if (result) {
+      if (!this.state.isConnected) this.setState({ mode: "polling" });
+      if (!raced) this.applyPoll(result);
     }
   }
 
   private applyPoll(result: PollResult): void {
     const cursor = result.cursor;
-    if (parseSeq(cursor) === null || !this.isAfterCursor(cursor)) return;
+    if (!this.isAfterCursor(cursor)) return;
     const events: OrderEvent[] = [];
     for (const order of result.orders ?? []) {
       events.push({
@@ -395,7 +451,8 @@ export class RealtimeClient {
 
   // --- shared ---------------------------------------------------------------------------
 
-  private isAfterCursor(seq: string): boolean {
+  /** True when `seq` is a sequence number after the cursor: the exactly-once, in-order check. */
+  private isAfterCursor(seq: string | null | undefined): seq is string {
     const last = parseSeq(this.state.lastSeq);
     const next = parseSeq(seq);
     return next !== null && (last === null || next > last);
@@ -405,6 +462,7 @@ export class RealtimeClient {
     this.setState({ lastSeq: seq, updateCount: this.state.updateCount + events.length });
     for (const event of events) {
       if (this.closed) return;
+      this.logger?.log("Real-time update received:", event);
       this.opts.onUpdate?.(event);
     }
   }
@@ -418,6 +476,34 @@ export class RealtimeClient {
     this.state = next;
     if (changed) this.opts.onStateChange?.(next);
   }
+}
+
+/** The stream transports named in `transports` that can run here, in the order given. */
+function streamOptions(
+  transports: readonly TransportName[],
+  options: RealtimeClientOptions,
+): StreamOption[] {
+  const result: StreamOption[] = [];
+  for (const name of new Set(transports)) {
+    if (name === "sse") {
+      const impl =
+        options.EventSource !== undefined
+          ? options.EventSource
+          : (globalThis as { EventSource?: EventSourceConstructor }).EventSource;
+      if (impl) result.push({ name, open: sseTransport(impl) });
+    } else if (name === "ws") {
+      const impl =
+        options.WebSocket !== undefined
+          ? options.WebSocket
+          : (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+      if (impl) result.push({ name, open: wsTransport(impl) });
+    }
+  }
+  return result;
+}
+
+function clear(timer: ReturnType<typeof setTimeout> | null): void {
+  if (timer !== null) clearTimeout(timer);
 }
 
 /** A sequence number as a bigint, or null when the text is not one. */

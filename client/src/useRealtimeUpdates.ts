@@ -4,17 +4,29 @@ import {
   type EventSourceConstructor,
   type OrderEvent,
   type RealtimeError,
+  type RealtimeLogger,
   type RealtimeMode,
+  type TransportName,
+  type WebSocketConstructor,
 } from "./realtimeClient.js";
 
 export interface UseRealtimeUpdatesOptions {
-  tenant: string;
-  token: string;
+  /** No connection is held until both `tenant` and `token` are given. */
+  tenant?: string;
+  token?: string;
   baseUrl?: string;
   /** When false, no connection is held. Default true. */
   enabled?: boolean;
-  /** Milliseconds between polls while the stream cannot be held. Default 3000. */
+  /** Milliseconds between polls while no stream is open. Default 3000. */
   pollInterval?: number;
+  /** See `RealtimeClientOptions`. Default `["sse", "polling"]`. */
+  transports?: readonly TransportName[];
+  /** The server's heartbeat period; silence for 2.5× this means a dead stream. Default 30000. */
+  heartbeatMs?: number;
+  /** How long a stream must stay open before its failures are forgotten. Default 10000. */
+  healthyAfterMs?: number;
+  /** How many of the latest updates `updates` keeps (at least 1). Default 100. */
+  maxUpdates?: number;
   onUpdate?: (event: OrderEvent) => void;
   /** The list may be stale: fetch it again. */
   onResync?: () => void;
@@ -22,78 +34,107 @@ export interface UseRealtimeUpdatesOptions {
   /** Read once per connection; for tests. */
   EventSource?: EventSourceConstructor | null;
   /** Read once per connection; for tests. */
+  WebSocket?: WebSocketConstructor | null;
+  /** Read once per connection; for tests. */
   fetch?: typeof fetch;
+  /** Read once per connection; for tests. */
+  random?: () => number;
+  /** Read once per connection; `null` silences the console messages. */
+  logger?: RealtimeLogger | null;
 }
 
 export interface UseRealtimeUpdatesResult {
-  /** True only while the SSE stream is open. */
+  /** True only while a stream is open. */
   isConnected: boolean;
+  /** The latest order events of this connection (at most `maxUpdates`), newest last. */
+  updates: OrderEvent[];
+  /** How many order events arrived on this connection (not bounded). */
+  updateCount: number;
   mode: RealtimeMode;
-  /** How many order events arrived since this connection started. */
-  updates: number;
   lastUpdate: OrderEvent | null;
   lastSeq: string | null;
 }
 
-const OFFLINE: Omit<UseRealtimeUpdatesResult, "lastUpdate"> = {
-  isConnected: false,
-  mode: "offline",
-  updates: 0,
-  lastSeq: null,
-};
+interface Status {
+  isConnected: boolean;
+  mode: RealtimeMode;
+  updateCount: number;
+  lastSeq: string | null;
+}
+
+const OFFLINE: Status = { isConnected: false, mode: "offline", updateCount: 0, lastSeq: null };
+const NO_UPDATES: OrderEvent[] = [];
 
 /**
- * Holds a `RealtimeClient` for the component's lifetime. It reconnects when the tenant, the
- * token, the base URL or the poll interval change, and closes on unmount or `enabled: false`.
- * Callbacks may change on every render without reconnecting.
+ * Holds a `RealtimeClient` while the component is mounted and `enabled` is true. It reconnects
+ * when the tenant, the token, the base URL, the poll interval, the transports or the heartbeat
+ * settings change. Callbacks are read through a ref: a new function on every render is called
+ * and does not reconnect.
  */
 export function useRealtimeUpdates(options: UseRealtimeUpdatesOptions): UseRealtimeUpdatesResult {
-  const { tenant, token, baseUrl = "", enabled = true, pollInterval = 3000 } = options;
+  const {
+    tenant = "",
+    token = "",
+    baseUrl = "",
+    enabled = true,
+    pollInterval = 3000,
+    heartbeatMs,
+    healthyAfterMs,
+  } = options;
+  // A list given inline is a new array on every render; the connection depends on its content.
+  // The list itself is read through the ref when connecting.
+  const transportsKey = options.transports?.join(",");
+
   const latest = useRef(options);
   useEffect(() => {
     latest.current = options;
   });
 
   const [status, setStatus] = useState(OFFLINE);
-  const [lastUpdate, setLastUpdate] = useState<OrderEvent | null>(null);
+  const [updates, setUpdates] = useState(NO_UPDATES);
 
   useEffect(() => {
-    if (!enabled || !tenant || !token) {
-      setStatus(OFFLINE);
-      return;
-    }
+    if (!enabled || !tenant || !token) return;
+    const { transports, EventSource, WebSocket, fetch, random, logger } = latest.current;
     const client = new RealtimeClient({
       tenant,
       token,
       baseUrl,
       pollInterval,
-      EventSource: latest.current.EventSource,
-      fetch: latest.current.fetch,
+      transports,
+      heartbeatMs,
+      healthyAfterMs,
+      EventSource,
+      WebSocket,
+      fetch,
+      random,
+      logger,
       onUpdate: (event) => {
-        setLastUpdate(event);
+        const max = Math.max(1, latest.current.maxUpdates ?? 100);
+        setUpdates((list) => keepLatest([...list, event], max));
         latest.current.onUpdate?.(event);
       },
       onResync: () => latest.current.onResync?.(),
       onError: (error) => latest.current.onError?.(error),
-      onStateChange: (state) =>
-        setStatus({
-          isConnected: state.isConnected,
-          mode: state.mode,
-          updates: state.updateCount,
-          lastSeq: state.lastSeq,
-        }),
+      onStateChange: ({ isConnected, mode, updateCount, lastSeq }) =>
+        setStatus({ isConnected, mode, updateCount, lastSeq }),
     });
     setStatus({
       isConnected: client.isConnected,
       mode: client.mode,
-      updates: client.updateCount,
+      updateCount: client.updateCount,
       lastSeq: client.lastSeq,
     });
     return () => {
       client.close();
       setStatus(OFFLINE);
+      setUpdates(NO_UPDATES);
     };
-  }, [tenant, token, baseUrl, enabled, pollInterval]);
+  }, [tenant, token, baseUrl, enabled, pollInterval, transportsKey, heartbeatMs, healthyAfterMs]);
 
-  return { ...status, lastUpdate };
+  return { ...status, updates, lastUpdate: updates[updates.length - 1] ?? null };
+}
+
+function keepLatest<T>(list: T[], max: number): T[] {
+  return list.length > max ? list.slice(list.length - max) : list;
 }

@@ -1,6 +1,7 @@
-// Test doubles: an EventSource the test opens, feeds and breaks by hand, and a fetch that
-// answers `realtime-status` polls from a script of results.
-import type { EventSourceLike, Order, OrderEvent } from "../src/realtimeClient.js";
+// Test doubles: an EventSource and a WebSocket the test opens, feeds and breaks by hand, and a
+// fetch that answers `realtime-status` polls from a script of results.
+import type { EventSourceLike, WebSocketLike } from "../src/transport.js";
+import type { Order, OrderEvent } from "../src/types.js";
 
 type Listener = (event: MessageEvent) => void;
 
@@ -55,6 +56,65 @@ export class FakeEventSource implements EventSourceLike {
 
   sendEvent(event: OrderEvent): void {
     this.send(event.type, event.id, event);
+  }
+
+  /** The server's `event: heartbeat` (no id). */
+  heartbeat(): void {
+    this.send("heartbeat", "", { ts: Date.now() });
+  }
+}
+
+export class FakeWebSocket implements WebSocketLike {
+  static instances: FakeWebSocket[] = [];
+
+  static reset(): void {
+    FakeWebSocket.instances = [];
+  }
+
+  static get latest(): FakeWebSocket {
+    const last = FakeWebSocket.instances.at(-1);
+    if (!last) throw new Error("no WebSocket was created");
+    return last;
+  }
+
+  onopen: ((event: Event) => unknown) | null = null;
+  onmessage: ((event: MessageEvent) => unknown) | null = null;
+  onerror: ((event: Event) => unknown) | null = null;
+  onclose: ((event: CloseEvent) => unknown) | null = null;
+  closed = false;
+  /** The frames the client sent, parsed. */
+  readonly sent: unknown[] = [];
+
+  constructor(readonly url: string) {
+    FakeWebSocket.instances.push(this);
+  }
+
+  send(data: string): void {
+    this.sent.push(JSON.parse(data));
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  // --- driven by the test ---
+  /** The socket opens, then the server says hello. */
+  open(head: string | null = null): void {
+    this.onopen?.(new Event("open"));
+    this.frame({ type: "hello", connectionId: "c1", head });
+  }
+
+  frame(data: unknown): void {
+    this.onmessage?.(new MessageEvent("message", { data: JSON.stringify(data) }));
+  }
+
+  sendEvent(event: OrderEvent): void {
+    this.frame({ type: "event", event });
+  }
+
+  /** The server (or the network) closes the socket. */
+  drop(): void {
+    this.onclose?.(new Event("close") as CloseEvent);
   }
 }
 
