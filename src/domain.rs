@@ -129,6 +129,33 @@ pub struct Order {
     pub created_at: String,
     pub updated_at: String,
     pub updated_by: String,
+    /// The live edit lease, if any (an expired lease reads as `None`).
+    #[serde(default)]
+    pub lock: Option<OrderLock>,
+}
+
+/// An edit lock (lease) as it appears on the order: who holds it, until when, and its fencing
+/// token (`lockVersion` grows with every take).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderLock {
+    pub holder: String,
+    pub expires_at: String,
+    pub lock_version: i64,
+    /// When the current holder took it (shown by the lock routes, not on the order).
+    #[serde(skip)]
+    pub acquired_at: String,
+}
+
+impl OrderStatus {
+    /// The statuses from which `self` may be reached (itself included): the status machine as a
+    /// set, so a write can check the transition against the current status inside its batch.
+    pub fn reachable_from(self) -> Vec<OrderStatus> {
+        Self::ALL
+            .into_iter()
+            .filter(|from| from.can_move_to(self))
+            .collect()
+    }
 }
 
 fn field_error(message: impl Into<String>) -> ApiError {
@@ -382,6 +409,7 @@ mod tests {
             created_at: "2026-11-24T10:00:00.000Z".into(),
             updated_at: "2026-11-24T10:00:00.000Z".into(),
             updated_by: "florist-1".into(),
+            lock: None,
         }
     }
 
@@ -394,6 +422,18 @@ mod tests {
         assert!(TenantId::parse("a_b").is_err());
         assert!(TenantId::parse(&"a".repeat(64)).is_err());
         assert!(TenantId::parse(&"a".repeat(63)).is_ok());
+    }
+
+    #[test]
+    fn reachable_from_is_the_status_machine_read_backwards() {
+        use OrderStatus::*;
+        assert_eq!(InProgress.reachable_from(), vec![New, InProgress, Ready]);
+        assert_eq!(New.reachable_from(), vec![New, InProgress]);
+        for to in OrderStatus::ALL {
+            for from in OrderStatus::ALL {
+                assert_eq!(to.reachable_from().contains(&from), from.can_move_to(to));
+            }
+        }
     }
 
     #[test]

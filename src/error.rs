@@ -13,14 +13,22 @@ pub enum ApiError {
     Forbidden(String),
     /// 404: no such route or resource (also for another tenant's resources).
     NotFound(String),
+    /// 404 with a more specific code (e.g. `not_locked`: the order exists, its lock does not).
+    NotFoundCode { code: &'static str, message: String },
     /// 404: a Shopify webhook from a shop no tenant is connected to (Shopify retries it).
     UnknownShop(String),
     /// 405: the route exists but not with this method.
     MethodNotAllowed,
     /// 409: the resource already exists.
     Conflict { code: &'static str, message: String },
-    /// 412: `If-Match` names a version that is no longer current; carries the current order.
+    /// 412 `version_mismatch`: `If-Match` names a version that never existed; carries the
+    /// current order.
     PreconditionFailed { current: Value },
+    /// 412 `edit_conflict`: fields the user changed were changed by someone else since the
+    /// version the edit started from; carries the current order and each conflict.
+    EditConflict { current: Value, conflicts: Value },
+    /// 423 `locked`: someone else holds a live edit lock on the order; carries the lock.
+    Locked { lock: Value },
     /// 413: the body is larger than the limit.
     PayloadTooLarge,
     /// 415: the body is not JSON.
@@ -55,10 +63,11 @@ impl ApiError {
             Self::BadRequest { .. } => 400,
             Self::Unauthorized(_) => 401,
             Self::Forbidden(_) => 403,
-            Self::NotFound(_) | Self::UnknownShop(_) => 404,
+            Self::NotFound(_) | Self::NotFoundCode { .. } | Self::UnknownShop(_) => 404,
             Self::MethodNotAllowed => 405,
             Self::Conflict { .. } => 409,
-            Self::PreconditionFailed { .. } => 412,
+            Self::PreconditionFailed { .. } | Self::EditConflict { .. } => 412,
+            Self::Locked { .. } => 423,
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
             Self::Unprocessable { .. } => 422,
@@ -70,6 +79,7 @@ impl ApiError {
     pub fn body(&self) -> Value {
         let (code, message): (&str, String) = match self {
             Self::BadRequest { code, message }
+            | Self::NotFoundCode { code, message }
             | Self::Conflict { code, message }
             | Self::Unprocessable { code, message } => (code, message.clone()),
             Self::Unauthorized(m) => ("unauthorized", m.clone()),
@@ -84,6 +94,20 @@ impl ApiError {
                 "version_mismatch",
                 "the order was changed by someone else; here is the current version".into(),
             ),
+            Self::EditConflict { .. } => (
+                "edit_conflict",
+                "someone else changed the same fields since your edit started; nothing was saved"
+                    .into(),
+            ),
+            Self::Locked { lock } => (
+                "locked",
+                format!(
+                    "{} is editing this order; try again when they are done",
+                    lock.get("holder")
+                        .and_then(Value::as_str)
+                        .unwrap_or("someone")
+                ),
+            ),
             Self::PayloadTooLarge => ("payload_too_large", "the body is larger than 1 MiB".into()),
             Self::UnsupportedMediaType => (
                 "unsupported_media_type",
@@ -92,8 +116,14 @@ impl ApiError {
             Self::Internal(_) => ("internal", "something went wrong on our side".into()),
         };
         let mut body = json!({ "error": { "code": code, "message": message } });
-        if let Self::PreconditionFailed { current } = self {
-            body["order"] = current.clone();
+        match self {
+            Self::PreconditionFailed { current } => body["order"] = current.clone(),
+            Self::EditConflict { current, conflicts } => {
+                body["order"] = current.clone();
+                body["conflicts"] = conflicts.clone();
+            }
+            Self::Locked { lock } => body["lock"] = lock.clone(),
+            _ => {}
         }
         body
     }
@@ -149,6 +179,27 @@ mod tests {
         assert!(err.is_unique_violation("tenants.id"));
         assert!(!err.is_unique_violation("orders.id"));
         assert!(!ApiError::NotFound("tenants.id".into()).is_unique_violation("tenants.id"));
+    }
+
+    #[test]
+    fn conflicts_and_locks_carry_what_the_client_needs() {
+        let err = ApiError::EditConflict {
+            current: json!({"version": 7}),
+            conflicts: json!([{"field": "notes"}]),
+        };
+        assert_eq!(err.status(), 412);
+        assert_eq!(err.body()["error"]["code"], "edit_conflict");
+        assert_eq!(err.body()["conflicts"][0]["field"], "notes");
+        assert_eq!(err.body()["order"]["version"], 7);
+        let err = ApiError::Locked {
+            lock: json!({"holder": "florist-a"}),
+        };
+        assert_eq!(err.status(), 423);
+        assert_eq!(err.body()["lock"]["holder"], "florist-a");
+        assert!(err.body()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("florist-a"));
     }
 
     #[test]

@@ -10,6 +10,12 @@ pub enum EventType {
     OrderCreated,
     OrderUpdated,
     OrderDeleted,
+    /// An edit lock was taken (data: `lock`, and `previousHolder` when a manager took it over).
+    OrderLocked,
+    /// An edit lock ended (data: `reason` = `released` | `expired` | `broken`, `previousHolder`).
+    OrderUnlocked,
+    /// A note was added to the order's thread (data: `note`).
+    NoteAdded,
 }
 
 impl EventType {
@@ -18,6 +24,9 @@ impl EventType {
             Self::OrderCreated => "order_created",
             Self::OrderUpdated => "order_updated",
             Self::OrderDeleted => "order_deleted",
+            Self::OrderLocked => "order_locked",
+            Self::OrderUnlocked => "order_unlocked",
+            Self::NoteAdded => "note_added",
         }
     }
 }
@@ -35,6 +44,10 @@ pub struct Event {
     pub updated_by: String,
     pub changes: Vec<String>,
     pub order: Option<Value>,
+    /// What lock, unlock and note events carry besides the order (`lock`, `reason`,
+    /// `previousHolder`, `note`), as top-level fields of the event JSON.
+    #[serde(flatten)]
+    pub data: serde_json::Map<String, Value>,
 }
 
 impl Event {
@@ -55,6 +68,8 @@ pub struct EventRow {
     pub updated_by: String,
     pub changes: String,
     pub order_json: Option<String>,
+    #[serde(default)]
+    pub data: Option<String>,
 }
 
 impl EventRow {
@@ -71,6 +86,11 @@ impl EventRow {
                 .order_json
                 .as_deref()
                 .and_then(|o| serde_json::from_str(o).ok()),
+            data: self
+                .data
+                .as_deref()
+                .and_then(|d| serde_json::from_str(d).ok())
+                .unwrap_or_default(),
         }
     }
 }
@@ -111,6 +131,7 @@ mod tests {
             updated_by: "florist-1".into(),
             changes: vec!["notes".into()],
             order: Some(json!({"notes": "line one\nline two\r\n\"quoted\" 🌹"})),
+            data: serde_json::Map::new(),
         }
     }
 
@@ -142,6 +163,26 @@ mod tests {
             assert!(v.get(key).is_some(), "missing {key}");
         }
         assert_eq!(v["type"], "order_updated");
+    }
+
+    #[test]
+    fn lock_and_note_data_are_top_level_fields_of_the_event() {
+        let row = EventRow {
+            tenant_id: "demo".into(),
+            seq: 9.0,
+            kind: EventType::OrderUnlocked,
+            order_id: "o1".into(),
+            ts: "2026-11-24T10:00:00.000Z".into(),
+            updated_by: "system".into(),
+            changes: "[]".into(),
+            order_json: None,
+            data: Some(r#"{"reason":"expired","previousHolder":"florist-a"}"#.into()),
+        };
+        let v = serde_json::to_value(row.into_event()).unwrap();
+        assert_eq!(v["type"], "order_unlocked");
+        assert_eq!(v["reason"], "expired");
+        assert_eq!(v["previousHolder"], "florist-a");
+        assert_eq!(v["id"], "9");
     }
 
     #[test]

@@ -103,3 +103,30 @@ pub fn error_response(err: &ApiError) -> worker::Result<Response> {
         .with_status(err.status())
         .with_headers(headers))
 }
+
+/// Reads an optional JSON body: an empty body is `null`; anything else must be JSON (415/413/400
+/// as for [`json_body`]).
+pub async fn optional_json_body(req: &mut Request) -> ApiResult<Value> {
+    let declared = header(req, "content-length").is_some_and(|l| l.trim() != "0")
+        || header(req, "transfer-encoding").is_some();
+    if !declared {
+        return Ok(Value::Null);
+    }
+    let has_json_type = header(req, "content-type").is_some_and(|t| {
+        let media = t
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        media == "application/json" || media.ends_with("+json")
+    });
+    let bytes = read_body(req).await?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Null);
+    }
+    if !has_json_type {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    parse_json(&bytes)
+}

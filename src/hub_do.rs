@@ -169,6 +169,10 @@ impl worker::DurableObject for TenantHub {
         if dropped > 0 {
             worker::console_log!("hub: pruned {dropped} departed subscriber(s)");
         }
+        // Leases that ran out end now (`order_unlocked`, reason `expired`), within one heartbeat.
+        if let Err(err) = self.expire_locks().await {
+            worker::console_error!("hub: lease expiry failed: {err}");
+        }
         // Catch anything whose publish never arrived (a writer that failed to reach us).
         if let Err(err) = self.repair_from_log().await {
             worker::console_error!("hub: log check failed: {err}");
@@ -253,6 +257,26 @@ impl TenantHub {
         };
         if head > delivered && head > known {
             let events = self.read_log(delivered, head).await?;
+            let mut hub = self.hub.borrow_mut();
+            for event in &events {
+                hub.offer(event.seq(), frame_of(event));
+            }
+        }
+        self.drive().await;
+        Ok(())
+    }
+
+    async fn expire_locks(&self) -> ApiResult<()> {
+        if self.tenant.borrow().is_none() {
+            return Ok(());
+        }
+        let db = self.env.d1("DB")?;
+        let now = format_timestamp(crate::http::now_millis());
+        let events = db::locks::expire(&db, &self.tenant()?, &now).await?;
+        if events.is_empty() {
+            return Ok(());
+        }
+        {
             let mut hub = self.hub.borrow_mut();
             for event in &events {
                 hub.offer(event.seq(), frame_of(event));

@@ -15,6 +15,7 @@
 //! import nothing from the shell above them.
 //! - Core (pure, unit-tested natively):
 //!   - [`domain`]: tenant ids, the order, its status machine, validation of create/update bodies.
+//!   - [`collab`]: `If-Match` preconditions, the field-level merge, lease and note rules.
 //!   - [`auth`]: HS256 tokens, roles, tenant scoping.
 //!   - [`events`]: the event JSON and its SSE framing.
 //!   - [`hub`]: subscriber bookkeeping and in-order, gap-free, duplicate-free broadcast.
@@ -24,6 +25,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod collab;
 pub mod commit;
 pub mod cursor;
 pub mod db;
@@ -76,6 +78,25 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
         }
     };
     cors(resp)
+}
+
+/// The `[triggers] crons` handler: retention that must run whether or not anyone is connected.
+/// Each part is bounded (see [`routes::admin::prune_activity_older_than`]); what is left over is
+/// done by the next run.
+#[event(scheduled)]
+async fn on_schedule(_event: worker::ScheduledEvent, env: Env, _ctx: worker::ScheduleContext) {
+    let now_ms = http::now_millis();
+    let retention = routes::admin::activity_retention_secs(&env);
+    let result = match env.d1("DB") {
+        Ok(db) => routes::admin::prune_activity_older_than(&db, now_ms, retention).await,
+        Err(err) => Err(err.into()),
+    };
+    match result {
+        Ok((deleted, before)) => {
+            worker::console_log!("cron: pruned {deleted} activity entries before {before}")
+        }
+        Err(err) => worker::console_error!("cron: activity pruning failed: {err}"),
+    }
 }
 
 /// Tokens travel in headers, never cookies, so any origin may call the API (a shop's own admin

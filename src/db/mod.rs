@@ -1,19 +1,29 @@
 //! D1 access. Every statement is scoped by tenant id. Every change commits the order write,
-//! the tenant's sequence bump and the event row in ONE `batch()` (atomic: a failing statement
-//! rolls the whole batch back), so the event log and the orders can never disagree.
+//! the tenant's sequence bump, the event row and the activity entry in ONE `batch()` (atomic: a
+//! failing statement rolls the whole batch back), so the event log, the activity log and the
+//! orders can never disagree. The change batches are in [`changes`], [`locks`] and [`notes`];
+//! the activity log's reads in [`activity`]; this module holds the shared pieces and the reads.
 //!
 //! The sequence number: `tenants.last_seq` is bumped inside the batch and the event row copies
 //! it. D1 runs batches one after another, so seqs are 1, 2, 3, … in commit order with no gap.
-//! The bump and the event insert are guarded by `changes() = 1`, i.e. "the order statement
-//! before me touched exactly one row": a stale version writes nothing at all.
+//! The bump and the event insert are guarded by `changes() = 1`, i.e. "the statement before me
+//! touched exactly one row": a change whose conditions do not hold writes nothing at all.
+
+pub mod activity;
+pub mod changes;
+pub mod locks;
+pub mod notes;
+
+pub use changes::{create_order, delete_order, update_order, update_shopify_order, OrderWrite};
 
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement};
 
-use crate::domain::{Item, Order, OrderStatus, TenantId};
+use crate::collab::{FieldChange, FieldMeta};
+use crate::domain::{Item, Order, OrderLock, OrderStatus, TenantId};
 use crate::error::{ApiError, ApiResult};
-use crate::events::{Event, EventRow, EventType};
+use crate::events::{Event, EventRow};
 
 fn text(s: &str) -> JsValue {
     JsValue::from_str(s)
@@ -25,6 +35,10 @@ fn opt_text(s: Option<&str>) -> JsValue {
 
 fn num(n: i64) -> JsValue {
     JsValue::from_f64(n as f64)
+}
+
+fn flag(b: bool) -> JsValue {
+    num(i64::from(b))
 }
 
 fn stmt(db: &D1Database, sql: &str, args: &[JsValue]) -> ApiResult<D1PreparedStatement> {
@@ -119,7 +133,9 @@ pub async fn head(db: &D1Database, tenant: &str) -> ApiResult<u64> {
 
 const ORDER_COLUMNS: &str = "id, order_number, source, shopify_order_id, customer_name, \
      customer_email, delivery_date, items, status, assigned_to, notes, card_message, \
-     shopify_note, shopify_updated_at, version, created_at, updated_at, updated_by";
+     shopify_note, shopify_updated_at, version, created_at, updated_at, updated_by, \
+     lock_holder, lock_acquired_at, lock_expires_at, lock_version, status_v, status_by, status_at, \
+     assigned_to_v, assigned_to_by, assigned_to_at, notes_v, notes_by, notes_at";
 
 #[derive(Debug, Deserialize)]
 struct OrderRow {
@@ -141,11 +157,55 @@ struct OrderRow {
     created_at: String,
     updated_at: String,
     updated_by: String,
+    lock_holder: Option<String>,
+    lock_acquired_at: Option<String>,
+    lock_expires_at: Option<String>,
+    lock_version: f64,
+    status_v: f64,
+    status_by: Option<String>,
+    status_at: Option<String>,
+    assigned_to_v: f64,
+    assigned_to_by: Option<String>,
+    assigned_to_at: Option<String>,
+    notes_v: f64,
+    notes_by: Option<String>,
+    notes_at: Option<String>,
 }
 
 impl OrderRow {
-    fn into_order(self) -> Order {
-        Order {
+    /// The order as of `now`: a lease that ran out reads as no lock, whatever cleanup has run.
+    fn into_order(self, now: &str) -> Order {
+        self.into_parts(now).0
+    }
+
+    fn into_parts(self, now: &str) -> (Order, FieldMeta) {
+        let lock = match (self.lock_holder, self.lock_expires_at) {
+            (Some(holder), Some(expires_at)) if expires_at.as_str() > now => Some(OrderLock {
+                holder,
+                expires_at,
+                lock_version: self.lock_version as i64,
+                acquired_at: self.lock_acquired_at.unwrap_or_default(),
+            }),
+            _ => None,
+        };
+        let meta = FieldMeta {
+            status: FieldChange {
+                version: self.status_v as i64,
+                by: self.status_by,
+                at: self.status_at,
+            },
+            assigned_to: FieldChange {
+                version: self.assigned_to_v as i64,
+                by: self.assigned_to_by,
+                at: self.assigned_to_at,
+            },
+            notes: FieldChange {
+                version: self.notes_v as i64,
+                by: self.notes_by,
+                at: self.notes_at,
+            },
+        };
+        let order = Order {
             id: self.id,
             order_number: self.order_number,
             source: self.source,
@@ -164,22 +224,56 @@ impl OrderRow {
             created_at: self.created_at,
             updated_at: self.updated_at,
             updated_by: self.updated_by,
-        }
+            lock,
+        };
+        (order, meta)
     }
 }
 
-pub async fn get_order(db: &D1Database, tenant: &str, id: &str) -> ApiResult<Option<Order>> {
-    let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE tenant_id = ?1 AND id = ?2");
-    Ok(stmt(db, &sql, &[text(tenant), text(id)])?
+/// The order's JSON (the same shape as [`Order`]'s) built by SQLite from the row aliased `o`,
+/// so an event carries the state its own batch wrote. `now` is the SQL parameter holding the
+/// commit time (an expired lease is `null`).
+fn order_json_sql(now: &str) -> String {
+    format!(
+        "json_object('id', o.id, 'orderNumber', o.order_number, 'source', o.source, \
+         'shopifyOrderId', o.shopify_order_id, 'customerName', o.customer_name, \
+         'customerEmail', o.customer_email, 'deliveryDate', o.delivery_date, \
+         'items', json(o.items), 'status', o.status, 'assignedTo', o.assigned_to, \
+         'notes', o.notes, 'cardMessage', o.card_message, 'shopifyNote', o.shopify_note, \
+         'version', o.version, 'createdAt', o.created_at, 'updatedAt', o.updated_at, \
+         'updatedBy', o.updated_by, 'lock', json(CASE WHEN o.lock_holder IS NOT NULL \
+         AND o.lock_expires_at > {now} THEN json_object('holder', o.lock_holder, \
+         'expiresAt', o.lock_expires_at, 'lockVersion', o.lock_version) END))"
+    )
+}
+
+/// The statement that reads one order with its field history (the last statement of a change
+/// batch: the state the batch left, from which a refusal is explained).
+fn snapshot(db: &D1Database, tenant: &str, id: &str) -> ApiResult<D1PreparedStatement> {
+    stmt(
+        db,
+        &format!("SELECT {ORDER_COLUMNS} FROM orders WHERE tenant_id = ?1 AND id = ?2"),
+        &[text(tenant), text(id)],
+    )
+}
+
+pub async fn get_order(
+    db: &D1Database,
+    tenant: &str,
+    id: &str,
+    now: &str,
+) -> ApiResult<Option<Order>> {
+    Ok(snapshot(db, tenant, id)?
         .first::<OrderRow>(None)
         .await?
-        .map(OrderRow::into_order))
+        .map(|row| row.into_order(now)))
 }
 
 pub async fn get_order_by_shopify_id(
     db: &D1Database,
     tenant: &str,
     shopify_id: &str,
+    now: &str,
 ) -> ApiResult<Option<Order>> {
     let sql = format!(
         "SELECT {ORDER_COLUMNS} FROM orders WHERE tenant_id = ?1 AND shopify_order_id = ?2"
@@ -187,7 +281,7 @@ pub async fn get_order_by_shopify_id(
     Ok(stmt(db, &sql, &[text(tenant), text(shopify_id)])?
         .first::<OrderRow>(None)
         .await?
-        .map(OrderRow::into_order))
+        .map(|row| row.into_order(now)))
 }
 
 pub struct ListQuery {
@@ -203,6 +297,7 @@ pub async fn list_orders(
     db: &D1Database,
     tenant: &str,
     q: &ListQuery,
+    now: &str,
 ) -> ApiResult<(Vec<Order>, bool)> {
     let mut sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE tenant_id = ?1");
     let mut args = vec![text(tenant)];
@@ -233,231 +328,9 @@ pub async fn list_orders(
     let orders = rows
         .into_iter()
         .take(q.limit as usize)
-        .map(OrderRow::into_order)
+        .map(|row| row.into_order(now))
         .collect();
     Ok((orders, more))
-}
-
-/// The statement that bumps the tenant's seq, guarded by the order statement before it.
-fn bump_seq(db: &D1Database, tenant: &str) -> ApiResult<D1PreparedStatement> {
-    stmt(
-        db,
-        "UPDATE tenants SET last_seq = last_seq + 1 WHERE id = ?1 AND changes() = 1",
-        &[text(tenant)],
-    )
-}
-
-const EVENT_RETURNING: &str =
-    "RETURNING tenant_id, seq, type, order_id, ts, updated_by, changes, order_json";
-
-/// What an event row says besides its seq.
-struct EventFields<'a> {
-    kind: EventType,
-    order_id: &'a str,
-    ts: &'a str,
-    user: &'a str,
-    changes: &'a [&'a str],
-    order_json: Option<&'a str>,
-}
-
-/// The statement that appends the event row with the freshly bumped seq.
-fn insert_event(
-    db: &D1Database,
-    tenant: &str,
-    e: EventFields<'_>,
-) -> ApiResult<D1PreparedStatement> {
-    let changes = serde_json::to_string(e.changes)?;
-    stmt(
-        db,
-        &format!(
-            "INSERT INTO events (tenant_id, seq, type, order_id, ts, updated_by, changes, order_json) \
-             SELECT id, last_seq, ?2, ?3, ?4, ?5, ?6, ?7 FROM tenants WHERE id = ?1 AND changes() = 1 \
-             {EVENT_RETURNING}"
-        ),
-        &[
-            text(tenant),
-            text(e.kind.as_str()),
-            text(e.order_id),
-            text(e.ts),
-            text(e.user),
-            text(&changes),
-            opt_text(e.order_json),
-        ],
-    )
-}
-
-/// Runs a change batch: `statements` end with the event insert, `then` run after it in the
-/// same batch (guarded by `changes() = 1` themselves when they must only follow a change).
-/// Returns the committed event, or `None` when the guarded order statement touched no row.
-async fn commit(
-    db: &D1Database,
-    mut statements: Vec<D1PreparedStatement>,
-    then: Vec<D1PreparedStatement>,
-) -> ApiResult<Option<Event>> {
-    let event_index = statements.len() - 1;
-    statements.extend(then);
-    let results = db.batch(statements).await?;
-    let Some(result) = results.get(event_index) else {
-        return Ok(None);
-    };
-    Ok(result
-        .results::<EventRow>()?
-        .into_iter()
-        .next()
-        .map(EventRow::into_event))
-}
-
-fn order_json(order: &Order) -> ApiResult<String> {
-    Ok(serde_json::to_string(order)?)
-}
-
-/// Inserts a new order and its `order_created` event. `order.order_number` empty means
-/// "generate `M-<n>`" from the tenant's counter, inside the same batch. `None` = there is no
-/// such tenant (the insert selects from its row, so nothing was written).
-pub async fn create_order(
-    db: &D1Database,
-    tenant: &str,
-    order: &Order,
-    then: Vec<D1PreparedStatement>,
-) -> ApiResult<Option<Event>> {
-    let number = Some(order.order_number.as_str()).filter(|n| !n.is_empty());
-    let items = serde_json::to_string(&order.items)?;
-    let mut statements = Vec::new();
-    statements.push(stmt(
-        db,
-        "UPDATE tenants SET manual_counter = manual_counter + (?2 IS NULL) WHERE id = ?1",
-        &[text(tenant), opt_text(number)],
-    )?);
-    statements.push(stmt(
-        db,
-        "INSERT INTO orders (tenant_id, id, order_number, source, shopify_order_id, customer_name, \
-         customer_email, delivery_date, items, status, assigned_to, notes, card_message, \
-         shopify_note, shopify_updated_at, version, created_at, updated_at, updated_by) \
-         SELECT ?1, ?2, COALESCE(?3, 'M-' || manual_counter), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, \
-         ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19 FROM tenants WHERE id = ?1",
-        &[
-            text(tenant),
-            text(&order.id),
-            opt_text(number),
-            text(&order.source),
-            opt_text(order.shopify_order_id.as_deref()),
-            text(&order.customer_name),
-            opt_text(order.customer_email.as_deref()),
-            opt_text(order.delivery_date.as_deref()),
-            text(&items),
-            text(order.status.as_str()),
-            opt_text(order.assigned_to.as_deref()),
-            text(&order.notes),
-            opt_text(order.card_message.as_deref()),
-            opt_text(order.shopify_note.as_deref()),
-            opt_text(order.shopify_updated_at.as_deref()),
-            num(order.version),
-            text(&order.created_at),
-            text(&order.updated_at),
-            text(&order.updated_by),
-        ],
-    )?);
-    statements.push(bump_seq(db, tenant)?);
-    // The event's order is the one we built, with the generated number filled in from the row.
-    statements.push(stmt(
-        db,
-        &format!(
-            "INSERT INTO events (tenant_id, seq, type, order_id, ts, updated_by, changes, order_json) \
-             SELECT t.id, t.last_seq, 'order_created', o.id, o.created_at, o.updated_by, '[]', \
-             json_set(?3, '$.orderNumber', o.order_number) \
-             FROM tenants t JOIN orders o ON o.tenant_id = t.id AND o.id = ?2 \
-             WHERE t.id = ?1 AND changes() = 1 {EVENT_RETURNING}"
-        ),
-        &[text(tenant), text(&order.id), text(&order_json(order)?)],
-    )?);
-    commit(db, statements, then).await
-}
-
-/// Writes `order` (the full new state, version already bumped) if the stored version is still
-/// `expected_version`. `None` = someone else changed it first; nothing was written.
-pub async fn update_order(
-    db: &D1Database,
-    tenant: &str,
-    order: &Order,
-    expected_version: i64,
-    changes: &[&str],
-    then: Vec<D1PreparedStatement>,
-) -> ApiResult<Option<Event>> {
-    let items = serde_json::to_string(&order.items)?;
-    let mut statements = Vec::new();
-    statements.push(stmt(
-        db,
-        "UPDATE orders SET order_number = ?4, customer_name = ?5, customer_email = ?6, \
-         delivery_date = ?7, items = ?8, status = ?9, assigned_to = ?10, notes = ?11, \
-         card_message = ?12, shopify_note = ?13, shopify_updated_at = ?14, version = ?15, \
-         updated_at = ?16, updated_by = ?17 \
-         WHERE tenant_id = ?1 AND id = ?2 AND version = ?3",
-        &[
-            text(tenant),
-            text(&order.id),
-            num(expected_version),
-            text(&order.order_number),
-            text(&order.customer_name),
-            opt_text(order.customer_email.as_deref()),
-            opt_text(order.delivery_date.as_deref()),
-            text(&items),
-            text(order.status.as_str()),
-            opt_text(order.assigned_to.as_deref()),
-            text(&order.notes),
-            opt_text(order.card_message.as_deref()),
-            opt_text(order.shopify_note.as_deref()),
-            opt_text(order.shopify_updated_at.as_deref()),
-            num(order.version),
-            text(&order.updated_at),
-            text(&order.updated_by),
-        ],
-    )?);
-    statements.push(bump_seq(db, tenant)?);
-    let json = order_json(order)?;
-    statements.push(insert_event(
-        db,
-        tenant,
-        EventFields {
-            kind: EventType::OrderUpdated,
-            order_id: &order.id,
-            ts: &order.updated_at,
-            user: &order.updated_by,
-            changes,
-            order_json: Some(&json),
-        },
-    )?);
-    commit(db, statements, then).await
-}
-
-/// Deletes an order and logs `order_deleted`. `None` = there was no such order.
-pub async fn delete_order(
-    db: &D1Database,
-    tenant: &str,
-    id: &str,
-    user: &str,
-    now: &str,
-    then: Vec<D1PreparedStatement>,
-) -> ApiResult<Option<Event>> {
-    let mut statements = Vec::new();
-    statements.push(stmt(
-        db,
-        "DELETE FROM orders WHERE tenant_id = ?1 AND id = ?2",
-        &[text(tenant), text(id)],
-    )?);
-    statements.push(bump_seq(db, tenant)?);
-    statements.push(insert_event(
-        db,
-        tenant,
-        EventFields {
-            kind: EventType::OrderDeleted,
-            order_id: id,
-            ts: now,
-            user,
-            changes: &[],
-            order_json: None,
-        },
-    )?);
-    commit(db, statements, then).await
 }
 
 /// Events with `after < seq <= until`, oldest first, at most `limit`.
@@ -470,7 +343,7 @@ pub async fn events_between(
 ) -> ApiResult<Vec<Event>> {
     let rows = stmt(
         db,
-        "SELECT tenant_id, seq, type, order_id, ts, updated_by, changes, order_json FROM events \
+        "SELECT tenant_id, seq, type, order_id, ts, updated_by, changes, order_json, data FROM events \
          WHERE tenant_id = ?1 AND seq > ?2 AND seq <= ?3 ORDER BY seq LIMIT ?4",
         &[
             text(tenant),
@@ -550,6 +423,7 @@ pub async fn poll_window(
     tenant: &str,
     since: u64,
     window: u64,
+    now: &str,
 ) -> ApiResult<PollWindow> {
     let range = [text(tenant), num(since as i64), num(window as i64)];
     let results = db
@@ -590,7 +464,7 @@ pub async fn poll_window(
         orders: orders
             .results::<OrderRow>()?
             .into_iter()
-            .map(OrderRow::into_order)
+            .map(|row| row.into_order(now))
             .collect(),
     })
 }
@@ -672,4 +546,16 @@ pub fn note_shopify_updated_at(
 pub async fn run_batch(db: &D1Database, statements: Vec<D1PreparedStatement>) -> ApiResult<()> {
     db.batch(statements).await?;
     Ok(())
+}
+
+/// Does order `id` exist in the shop?
+pub async fn order_exists(db: &D1Database, tenant: &str, id: &str) -> ApiResult<bool> {
+    Ok(stmt(
+        db,
+        "SELECT 1 AS found FROM orders WHERE tenant_id = ?1 AND id = ?2",
+        &[text(tenant), text(id)],
+    )?
+    .first::<f64>(Some("found"))
+    .await?
+    .is_some())
 }

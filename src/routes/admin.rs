@@ -109,12 +109,7 @@ pub async fn mint_token(req: &mut Request, app: &App, tenant: &str) -> ApiResult
 /// POST /api/admin/maintenance/prune-events
 pub async fn prune_events(req: &mut Request, app: &App) -> ApiResult<Response> {
     require_admin(req, app)?;
-    let bytes = http::read_body(req).await?;
-    let body = if bytes.iter().all(u8::is_ascii_whitespace) {
-        json!({})
-    } else {
-        http::parse_json(&bytes)?
-    };
+    let body = maintenance_body(req).await?;
     let default = app.var_u64("EVENT_RETENTION_DAYS", 7) * 86_400;
     let older_than = match body.get("olderThanSeconds") {
         None | Some(Value::Null) => default,
@@ -135,5 +130,66 @@ pub async fn prune_events(req: &mut Request, app: &App) -> ApiResult<Response> {
     let before = format_timestamp(app.now_ms - (older_than as i64) * 1000);
     let deleted =
         db::prune_events(&app.db()?, tenant.as_ref().map(TenantId::as_str), &before).await?;
+    json_response(200, &json!({ "deleted": deleted, "before": before }))
+}
+
+/// A maintenance body: optional, a JSON object when present.
+async fn maintenance_body(req: &mut Request) -> ApiResult<Value> {
+    match http::optional_json_body(req).await? {
+        Value::Null => Ok(json!({})),
+        body @ Value::Object(_) => Ok(body),
+        _ => Err(ApiError::bad_request(
+            "invalid_body",
+            "the body must be a JSON object",
+        )),
+    }
+}
+
+/// Activity entries deleted per statement, so one run stays within a request's limits.
+pub const ACTIVITY_PRUNE_BATCH: u32 = 1_000;
+/// Statements per run: the cron catches up on the next run if more is due.
+const ACTIVITY_PRUNE_ROUNDS: u32 = 20;
+
+/// Deletes activity entries older than `older_than_secs`, in bounded batches; returns how many
+/// and the cut-off. Shared by the maintenance route and the scheduled handler.
+pub async fn prune_activity_older_than(
+    app_db: &worker::D1Database,
+    now_ms: i64,
+    older_than_secs: u64,
+) -> ApiResult<(u64, String)> {
+    let before = format_timestamp(now_ms - (older_than_secs as i64) * 1000);
+    let mut deleted = 0;
+    for _ in 0..ACTIVITY_PRUNE_ROUNDS {
+        let n = db::activity::prune(app_db, &before, ACTIVITY_PRUNE_BATCH).await?;
+        deleted += n;
+        if n < u64::from(ACTIVITY_PRUNE_BATCH) {
+            break;
+        }
+    }
+    Ok((deleted, before))
+}
+
+/// The retention of the activity log, in seconds (`ACTIVITY_RETENTION_DAYS`, default 90).
+pub fn activity_retention_secs(env: &worker::Env) -> u64 {
+    http::var_u64(env, "ACTIVITY_RETENTION_DAYS", 90) * 86_400
+}
+
+/// POST /api/admin/maintenance/prune-activity
+pub async fn prune_activity(req: &mut Request, app: &App) -> ApiResult<Response> {
+    require_admin(req, app)?;
+    let body = maintenance_body(req).await?;
+    let older_than = match body.get("olderThanSeconds") {
+        None | Some(Value::Null) => activity_retention_secs(&app.env),
+        Some(v) => v
+            .as_u64()
+            .filter(|s| *s <= 100 * 365 * 86_400)
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_field",
+                    "olderThanSeconds must be a whole number of at most 100 years",
+                )
+            })?,
+    };
+    let (deleted, before) = prune_activity_older_than(&app.db()?, app.now_ms, older_than).await?;
     json_response(200, &json!({ "deleted": deleted, "before": before }))
 }

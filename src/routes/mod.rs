@@ -1,11 +1,16 @@
 //! The REST routes: one match on (method, path), then the resource's module. A route's handler
-//! is found from its path: `/api/admin/…` → [`admin`], `/api/tenants/{t}/orders…` → [`orders`],
+//! is found from its path: `/api/admin/…` → [`admin`], `/api/tenants/{t}/orders[/{id}]` →
+//! [`orders`], `…/orders/{id}/lock` → [`locks`], `…/orders/{id}/notes` → [`notes`],
+//! `…/orders/{id}/activity` and `/api/tenants/{t}/activity` → [`activity`],
 //! `/api/tenants/{t}/realtime/…` and the polling route → [`realtime`], `/api/webhooks/shopify` →
 //! [`webhooks`]. Each handler reads as its steps: authorize, parse, call the core, commit (one
 //! D1 batch), publish, respond. The caller of a tenant route is resolved once, here.
 
+pub mod activity;
 pub mod admin;
 pub mod health;
+pub mod locks;
+pub mod notes;
 pub mod orders;
 pub mod realtime;
 pub mod webhooks;
@@ -40,6 +45,10 @@ pub async fn route(mut req: Request, app: &App) -> ApiResult<Response> {
         ["api", "admin", "maintenance", "prune-events"] => {
             allow(&method, &[Method::Post])?;
             admin::prune_events(&mut req, app).await
+        }
+        ["api", "admin", "maintenance", "prune-activity"] => {
+            allow(&method, &[Method::Post])?;
+            admin::prune_activity(&mut req, app).await
         }
         ["api", "webhooks", "shopify"] => {
             allow(&method, &[Method::Post])?;
@@ -91,6 +100,34 @@ async fn tenant_route(
                 Method::Put => orders::update(&mut req, app, tenant, id, &caller).await,
                 _ => orders::delete(app, tenant, id, &caller).await,
             }
+        }
+        ["orders", id, "lock"] => {
+            allow(&method, &[Method::Post, Method::Delete])?;
+            let caller = authenticate(&req, app, tenant, Role::Florist, false)?;
+            if method == Method::Post {
+                locks::acquire(&mut req, app, tenant, id, &caller).await
+            } else {
+                locks::release(app, tenant, id, &caller).await
+            }
+        }
+        ["orders", id, "notes"] => {
+            allow(&method, &[Method::Get, Method::Post])?;
+            let caller = authenticate(&req, app, tenant, Role::Florist, false)?;
+            if method == Method::Get {
+                notes::list(app, tenant, id).await
+            } else {
+                notes::add(&mut req, app, tenant, id, &caller).await
+            }
+        }
+        ["orders", id, "activity"] => {
+            allow(&method, &[Method::Get])?;
+            authenticate(&req, app, tenant, Role::Florist, false)?;
+            activity::for_order(&req, app, tenant, id).await
+        }
+        ["activity"] => {
+            allow(&method, &[Method::Get])?;
+            authenticate(&req, app, tenant, Role::Manager, false)?;
+            activity::for_shop(&req, app, tenant).await
         }
         ["realtime", "orders"] => {
             allow(&method, &[Method::Get])?;

@@ -6,11 +6,12 @@ use worker::{Request, Response};
 
 use crate::app::App;
 use crate::auth::Caller;
-use crate::db::{self, ListQuery};
-use crate::domain::{NewOrder, Order, OrderPatch, OrderStatus, TenantId};
+use crate::collab::{self, Precondition, Refusal};
+use crate::db::{self, ListQuery, OrderWrite};
+use crate::domain::{NewOrder, Order, OrderLock, OrderPatch, OrderStatus, TenantId};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{header, json_body, json_response, query, query_param, with_header};
-use crate::{commit, cursor, hub_do};
+use crate::{commit, cursor};
 
 /// GET /api/tenants/{t}/orders
 pub async fn list(req: &Request, app: &App, tenant: &TenantId) -> ApiResult<Response> {
@@ -41,7 +42,7 @@ pub async fn list(req: &Request, app: &App, tenant: &TenantId) -> ApiResult<Resp
         limit,
         after,
     };
-    let (orders, more) = db::list_orders(&app.db()?, tenant.as_str(), &q).await?;
+    let (orders, more) = db::list_orders(&app.db()?, tenant.as_str(), &q, &app.now()).await?;
     let next = if more {
         orders.last().map(|o| cursor::encode(&o.updated_at, &o.id))
     } else {
@@ -87,8 +88,10 @@ pub async fn create(
         created_at: now.clone(),
         updated_at: now,
         updated_by: caller.user_id.clone(),
+        lock: None,
     };
-    let event = commit::create(app, tenant, &order, Vec::new()).await?;
+    let w = board_write(tenant, caller, &order.created_at);
+    let event = commit::create(app, &w, tenant, &order, Vec::new()).await?;
     let created = event.order.clone().unwrap_or(Value::Null);
     let resp = json_response(201, &created)?;
     let resp = with_header(resp, "location", &order_location(tenant, &order.id))?;
@@ -97,27 +100,12 @@ pub async fn create(
 
 /// GET /api/tenants/{t}/orders/{id}
 pub async fn get(app: &App, tenant: &TenantId, id: &str) -> ApiResult<Response> {
-    let order = db::get_order(&app.db()?, tenant.as_str(), id)
+    let order = db::get_order(&app.db()?, tenant.as_str(), id, &app.now())
         .await?
         .ok_or_else(|| ApiError::NotFound("no such order".into()))?;
     let resp = json_response(200, &order)?;
     with_header(resp, "etag", &etag(order.version))
 }
-
-/// `If-Match: "3"` (also `W/"3"` or `3`) → Some(3); `*` or absent → None. Anything else can
-/// never match a version, so it is reported as `Some(-1)` and answered with 412.
-fn if_match(req: &Request) -> Option<i64> {
-    let raw = header(req, "if-match")?;
-    let raw = raw.trim();
-    if raw == "*" {
-        return None;
-    }
-    let raw = raw.trim_start_matches("W/").trim_matches('"');
-    Some(raw.parse().unwrap_or(-1))
-}
-
-/// How many times a PUT without `If-Match` re-reads and re-applies after losing a race.
-const MAX_ATTEMPTS: usize = 8;
 
 /// PUT /api/tenants/{t}/orders/{id}
 pub async fn update(
@@ -127,49 +115,71 @@ pub async fn update(
     id: &str,
     caller: &Caller,
 ) -> ApiResult<Response> {
-    let expected = if_match(req);
+    let pre = collab::parse_if_match(header(req, "if-match").as_deref())?;
     let body = json_body(req).await?;
     let patch = OrderPatch::try_from(&body)?;
+    let now = app.now();
+    let w = board_write(tenant, caller, &now);
     let db = app.db()?;
-    for _ in 0..MAX_ATTEMPTS {
-        let current = db::get_order(&db, tenant.as_str(), id)
-            .await?
-            .ok_or_else(|| ApiError::NotFound("no such order".into()))?;
-        if expected.is_some_and(|v| v != current.version) {
-            return Err(ApiError::PreconditionFailed {
-                current: serde_json::to_value(&current)?,
-            });
-        }
-        let mut next = current.clone();
-        let changes = patch.apply(&mut next)?;
-        if changes.is_empty() {
-            let resp = json_response(200, &json!({ "order": current, "event": null }))?;
-            return with_header(resp, "etag", &etag(current.version));
-        }
-        next.version += 1;
-        next.updated_at = app.now();
-        next.updated_by = caller.user_id.clone();
-        if let Some(event) = db::update_order(
-            &db,
-            tenant.as_str(),
-            &next,
-            current.version,
-            &changes,
-            Vec::new(),
-        )
-        .await?
-        {
-            hub_do::publish(app, tenant, &event);
-            let resp = json_response(200, &json!({ "order": next, "event": event }))?;
-            return with_header(resp, "etag", &etag(next.version));
-        }
-        // Someone else committed first: with If-Match that is a 412 (next loop), without it we
-        // re-apply the patch to the fresh state.
+    let outcome = db::update_order(&db, &w, id, &patch, pre, Vec::new()).await?;
+    let outcome = commit::published(app, tenant, outcome);
+    let current = outcome.current.as_ref().map(|(o, m)| (o, m));
+    if let (Some(event), Some((order, _))) = (&outcome.main, current) {
+        // The edit started before someone else's change to other fields: the client now holds
+        // an order newer than the one it edited.
+        let merged = matches!(pre, Precondition::StartedFrom(v) if v < order.version - 1);
+        let body = json!({ "order": order, "event": event, "merged": merged });
+        return with_header(json_response(200, &body)?, "etag", &etag(order.version));
     }
-    Err(ApiError::Conflict {
-        code: "busy",
-        message: "the order is being changed by many people at once; try again".into(),
+    match collab::explain_refusal(&patch, pre, &caller.user_id, &now, current) {
+        Some(Refusal::NotFound) => Err(ApiError::NotFound("no such order".into())),
+        Some(Refusal::Locked(lock)) => Err(locked(id, &lock)),
+        Some(Refusal::UnknownVersion) => Err(ApiError::PreconditionFailed {
+            current: serde_json::to_value(current.map(|(o, _)| o))?,
+        }),
+        Some(Refusal::Conflicts(conflicts)) => Err(ApiError::EditConflict {
+            current: serde_json::to_value(current.map(|(o, _)| o))?,
+            conflicts: serde_json::to_value(conflicts)?,
+        }),
+        Some(Refusal::Transition(err)) => Err(err),
+        Some(Refusal::NoChange) => {
+            let order = current.map(|(o, _)| o);
+            let version = order.map_or(0, |o| o.version);
+            let body = json!({ "order": order, "event": null, "merged": false });
+            with_header(json_response(200, &body)?, "etag", &etag(version))
+        }
+        None => Err(ApiError::internal(format!(
+            "update of {id} wrote nothing though its checks pass"
+        ))),
+    }
+}
+
+/// A change made by a user of the board.
+pub fn board_write<'a>(tenant: &'a TenantId, caller: &'a Caller, now: &'a str) -> OrderWrite<'a> {
+    OrderWrite {
+        tenant: tenant.as_str(),
+        user: &caller.user_id,
+        source: "board",
+        now,
+    }
+}
+
+/// The lock as the lock routes and a 423 show it.
+pub fn lock_json(order_id: &str, lock: &OrderLock) -> Value {
+    json!({
+        "orderId": order_id,
+        "holder": lock.holder,
+        "acquiredAt": lock.acquired_at,
+        "expiresAt": lock.expires_at,
+        "lockVersion": lock.lock_version,
     })
+}
+
+/// 423: someone else holds the order's lease.
+pub fn locked(order_id: &str, lock: &OrderLock) -> ApiError {
+    ApiError::Locked {
+        lock: lock_json(order_id, lock),
+    }
 }
 
 /// DELETE /api/tenants/{t}/orders/{id}
@@ -179,17 +189,18 @@ pub async fn delete(
     id: &str,
     caller: &Caller,
 ) -> ApiResult<Response> {
-    let db = app.db()?;
-    let event = db::delete_order(
-        &db,
-        tenant.as_str(),
-        id,
-        &caller.user_id,
-        &app.now(),
-        Vec::new(),
-    )
-    .await?
-    .ok_or_else(|| ApiError::NotFound("no such order".into()))?;
-    hub_do::publish(app, tenant, &event);
-    Ok(Response::empty()?.with_status(204))
+    let now = app.now();
+    let w = board_write(tenant, caller, &now);
+    let outcome = db::delete_order(&app.db()?, &w, id, true, Vec::new()).await?;
+    let outcome = commit::published(app, tenant, outcome);
+    if outcome.main.is_some() {
+        return Ok(Response::empty()?.with_status(204));
+    }
+    match &outcome.current {
+        None => Err(ApiError::NotFound("no such order".into())),
+        Some((order, _)) => match collab::blocking_lock(order, &caller.user_id, &now) {
+            Some(lock) => Err(locked(id, lock)),
+            None => Err(ApiError::internal(format!("delete of {id} wrote nothing"))),
+        },
+    }
 }

@@ -50,7 +50,7 @@ pub async fn poll(req: &Request, app: &App, tenant: &TenantId) -> ApiResult<Resp
             db::seq_at_time(&db, tenant.as_str(), &ts).await?
         }
     };
-    let poll = db::poll_window(&db, tenant.as_str(), since, POLL_WINDOW).await?;
+    let poll = db::poll_window(&db, tenant.as_str(), since, POLL_WINDOW, &app.now()).await?;
     let end = since.saturating_add(POLL_WINDOW);
     let more = end < poll.head;
     let cursor = if more { end } else { poll.head };

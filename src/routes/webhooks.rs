@@ -10,21 +10,46 @@
 //! - repeated `X-Shopify-Webhook-Id` → 200 `duplicate`, no change, no event.
 //! - other topics → 200 `ignored` (logged).
 
-use serde_json::json;
+use serde_json::{json, Value};
 use worker::{Request, Response};
 
 use crate::app::App;
+use crate::db::{changes::ShopifyWrite, OrderWrite};
 use crate::domain::{Item, Order, OrderStatus, TenantId};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{header, json_response, read_body};
-use crate::hub_do;
 use crate::shopify::{self, ShopifyOrder, StoredShopifyFields, Topic, UpdateDecision};
 use crate::{commit, db};
 
 /// Who Shopify's changes are attributed to in events.
 const SHOPIFY_USER: &str = "shopify";
-/// Re-reads after losing a race with a florist's change to the same order.
+/// Re-reads after losing a race with another delivery for the same Shopify order (florists'
+/// concurrent writes never make a webhook retry).
 const MAX_ATTEMPTS: usize = 8;
+
+/// A change made by Shopify.
+fn shopify_write<'a>(d: &'a Delivery, now: &'a str) -> OrderWrite<'a> {
+    OrderWrite {
+        tenant: d.tenant.as_str(),
+        user: SHOPIFY_USER,
+        source: "shopify",
+        now,
+    }
+}
+
+/// `{"field":{"from","to"}}` of the changed fields, for the activity log.
+fn from_to(before: &Order, after: &Order, changes: &[&str]) -> ApiResult<Value> {
+    let (before, after) = (serde_json::to_value(before)?, serde_json::to_value(after)?);
+    Ok(Value::Object(
+        changes
+            .iter()
+            .map(|f| {
+                let pair = json!({ "from": before.get(*f), "to": after.get(*f) });
+                (f.to_string(), pair)
+            })
+            .collect(),
+    ))
+}
 
 struct Delivery {
     tenant: TenantId,
@@ -186,8 +211,13 @@ async fn upsert(app: &App, d: &Delivery, incoming: &ShopifyOrder) -> ApiResult<R
     let db = app.db()?;
     let cancel_topic = d.topic == Topic::OrdersCancelled;
     for _ in 0..MAX_ATTEMPTS {
-        let existing =
-            db::get_order_by_shopify_id(&db, d.tenant.as_str(), &incoming.shopify_order_id).await?;
+        let existing = db::get_order_by_shopify_id(
+            &db,
+            d.tenant.as_str(),
+            &incoming.shopify_order_id,
+            &app.now(),
+        )
+        .await?;
         let Some(current) = existing else {
             match create(app, d, incoming, cancel_topic).await {
                 // Another delivery created this Shopify order a moment ago: update it instead.
@@ -222,24 +252,30 @@ async fn upsert(app: &App, d: &Delivery, incoming: &ShopifyOrder) -> ApiResult<R
         if cancel {
             next.status = OrderStatus::Cancelled;
         }
-        next.version += 1;
-        next.updated_at = app.now();
-        next.updated_by = SHOPIFY_USER.into();
-        let committed = db::update_order(
+        let activity = from_to(&current, &next, &changes)?;
+        let now = app.now();
+        let write = ShopifyWrite {
+            next: &next,
+            decided_on: current.shopify_updated_at.as_deref(),
+            cancel,
+            changes: &changes,
+            activity: &activity,
+        };
+        let outcome = db::update_shopify_order(
             &db,
-            d.tenant.as_str(),
-            &next,
-            current.version,
-            &changes,
+            &shopify_write(d, &now),
+            write,
             record_after_change(app, d)?,
         )
         .await;
-        match committed {
-            Ok(Some(event)) => {
-                hub_do::publish(app, &d.tenant, &event);
-                return status("updated");
+        match outcome {
+            Ok(outcome) => {
+                if commit::published(app, &d.tenant, outcome).main.is_some() {
+                    return status("updated");
+                }
+                // Another delivery for the same Shopify order got in first: decide again on
+                // fresh state (florists' writes never get here: they do not touch these fields).
             }
-            Ok(None) => continue, // a florist changed it meanwhile: decide again on fresh state
             Err(err) => return duplicate_or(err),
         }
     }
@@ -282,11 +318,13 @@ async fn create(
         shopify_updated_at: None,
         version: 1,
         created_at: now.clone(),
-        updated_at: now,
+        updated_at: now.clone(),
         updated_by: SHOPIFY_USER.into(),
+        lock: None,
     };
     apply_shopify_fields(&mut order, incoming);
-    match commit::create(app, &d.tenant, &order, record_after_change(app, d)?).await {
+    let w = shopify_write(d, &now);
+    match commit::create(app, &w, &d.tenant, &order, record_after_change(app, d)?).await {
         Ok(_) => status("created"),
         Err(err) => duplicate_or(err),
     }
@@ -294,24 +332,17 @@ async fn create(
 
 async fn delete(app: &App, d: &Delivery, shopify_id: &str) -> ApiResult<Response> {
     let db = app.db()?;
-    let Some(order) = db::get_order_by_shopify_id(&db, d.tenant.as_str(), shopify_id).await? else {
+    let now = app.now();
+    let Some(order) = db::get_order_by_shopify_id(&db, d.tenant.as_str(), shopify_id, &now).await?
+    else {
         record_only(app, d).await?;
         return status("unchanged");
     };
-    let deleted = db::delete_order(
-        &db,
-        d.tenant.as_str(),
-        &order.id,
-        SHOPIFY_USER,
-        &app.now(),
-        record_after_change(app, d)?,
-    )
-    .await;
-    match deleted {
-        Ok(Some(event)) => {
-            hub_do::publish(app, &d.tenant, &event);
-            status("deleted")
-        }
+    // Shopify's deletion is not blocked by a florist's edit lock.
+    let w = shopify_write(d, &now);
+    let deleted = db::delete_order(&db, &w, &order.id, false, record_after_change(app, d)?).await;
+    match deleted.map(|outcome| commit::published(app, &d.tenant, outcome).main) {
+        Ok(Some(_)) => status("deleted"),
         Ok(None) => {
             record_only(app, d).await?;
             status("unchanged")

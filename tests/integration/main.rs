@@ -3,6 +3,7 @@
 //! tests that restart the server run alone. Run with `make test` (after `make build`).
 
 mod api;
+mod collab;
 mod realtime;
 mod support;
 mod webhooks;
@@ -22,6 +23,7 @@ fn main() {
 
     let mut tests: Vec<Test> = Vec::new();
     tests.extend(api::TESTS);
+    tests.extend(collab::TESTS);
     tests.extend(realtime::TESTS);
     tests.extend(webhooks::TESTS);
     tests.retain(|(name, _)| selected(name));

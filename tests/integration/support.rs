@@ -76,7 +76,11 @@ impl Server {
             .arg(self.inspector_port.to_string())
             .arg("--persist-to")
             .arg(&self.state)
-            .args(["--show-interactive-dev-session=false", "--var"])
+            .args([
+                "--show-interactive-dev-session=false",
+                "--test-scheduled",
+                "--var",
+            ])
             .arg(format!("ADMIN_TOKEN:{}", self.admin_token))
             .arg("--var")
             .arg(format!("AUTH_SECRET:{}", self.auth_secret))

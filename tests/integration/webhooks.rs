@@ -9,6 +9,10 @@ use crate::support::{secs, unique, Client, Resp, Resume, Tenant};
 
 pub const TESTS: &[crate::Test] = &[
     (
+        "shopify_and_florists_racing_on_one_order_all_succeed",
+        shopify_and_florists_racing_on_one_order_all_succeed,
+    ),
+    (
         "a_bad_or_missing_signature_is_401_and_stores_nothing",
         a_bad_or_missing_signature_is_401_and_stores_nothing,
     ),
@@ -366,5 +370,81 @@ fn an_unchanged_newer_payload_still_makes_older_ones_stale(c: &Client) {
     assert_eq!(
         s.orders()[0]["cardMessage"],
         "Happy birthday, Mum! Love always, Emma ❤️"
+    );
+}
+
+fn shopify_and_florists_racing_on_one_order_all_succeed(c: &Client) {
+    let s = shop(c);
+    let id = s.create_from_fixture();
+    let start: u64 = s.head().parse().unwrap_or(0);
+    let updated = fixture("orders-updated");
+    let t = &s.tenant;
+    let mut florists = Vec::new();
+    for i in 0..12 {
+        let (client, path, token) = (
+            t.client.clone(),
+            t.path(&format!("/orders/{id}")),
+            t.florist.clone(),
+        );
+        florists.push(std::thread::spawn(move || {
+            client
+                .call(
+                    "PUT",
+                    &path,
+                    Some(&token),
+                    Some(json!({"notes": format!("florist {i}")})),
+                )
+                .status
+        }));
+    }
+    let mut hooks = Vec::new();
+    for i in 0..4 {
+        let body = with_updated_at(
+            &updated,
+            &format!("2026-11-24T12:0{i}:00-05:00"),
+            Some(&format!("Card {i}")),
+        );
+        let (client, domain) = (c.clone(), s.domain.clone());
+        hooks.push(std::thread::spawn(move || {
+            let sig = Some(sign(client.webhook_secret.as_bytes(), &body));
+            deliver(
+                &client,
+                &domain,
+                "orders/updated",
+                &body,
+                &unique("wid"),
+                sig,
+            )
+        }));
+    }
+    for f in florists {
+        assert_eq!(
+            f.join().ok(),
+            Some(200),
+            "a florist's write never fails for Shopify"
+        );
+    }
+    let mut applied = 0;
+    for h in hooks {
+        let r = h.join().expect("webhook thread");
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let outcome = r.json()["status"].as_str().unwrap_or_default().to_string();
+        assert!(
+            ["updated", "stale"].contains(&outcome.as_str()),
+            "{outcome}"
+        );
+        applied += usize::from(outcome == "updated");
+    }
+    // Every applied change is one event, gap-free; the florists' notes and Shopify's card agree.
+    let poll = s.tenant.poll(&start.to_string());
+    assert_eq!(poll["cursor"], (start + 12 + applied as u64).to_string());
+    let order = s.tenant.get_order(&id);
+    assert!(order["notes"]
+        .as_str()
+        .unwrap_or_default()
+        .starts_with("florist "));
+    assert_eq!(
+        order["cardMessage"], "Card 3",
+        "the newest Shopify payload wins"
     );
 }
