@@ -95,10 +95,20 @@ impl EventRow {
     }
 }
 
-/// The first bytes of every stream: a reconnect hint and a comment, so proxies and clients see
-/// the stream is live before the first event.
-pub const SSE_PREAMBLE: &str = "retry: 3000\n: connected\n\n";
-pub const SSE_HEARTBEAT: &str = ": heartbeat\n\n";
+/// The first bytes of every stream: a reconnect hint, the position the stream starts from, and a
+/// comment, so proxies and clients see the stream is live before the first event. The `id:`
+/// (with no data, so nothing is dispatched) sets `EventSource.lastEventId`: a client that saw no
+/// event yet still resumes from here after a reconnect, losing nothing.
+pub fn sse_preamble(position: u64) -> String {
+    format!("retry: 3000\nid: {position}\n: connected\n\n")
+}
+
+/// The heartbeat, a named event a browser can see (`addEventListener("heartbeat")`), so a client
+/// can tell an open but silent stream from a live one. It has no `id:`, so the client's resume
+/// position is untouched; clients written for the old `: heartbeat` comment ignore it.
+pub fn sse_heartbeat(now: &str) -> String {
+    format!("event: heartbeat\ndata: {{\"ts\":\"{now}\"}}\n\n")
+}
 
 /// One SSE frame for an event: `id`, `event`, single-line `data`, blank line.
 /// serde_json never emits raw newlines (they are escaped inside strings), so `data` is one line.
@@ -183,6 +193,20 @@ mod tests {
         assert_eq!(v["reason"], "expired");
         assert_eq!(v["previousHolder"], "florist-a");
         assert_eq!(v["id"], "9");
+    }
+
+    #[test]
+    fn the_preamble_names_the_start_and_the_heartbeat_is_a_visible_event() {
+        assert_eq!(sse_preamble(12), "retry: 3000\nid: 12\n: connected\n\n");
+        let beat = sse_heartbeat("2026-11-24T10:00:00.000Z");
+        assert_eq!(
+            beat,
+            "event: heartbeat\ndata: {\"ts\":\"2026-11-24T10:00:00.000Z\"}\n\n"
+        );
+        assert!(
+            !beat.contains("id:"),
+            "a heartbeat never moves the resume position"
+        );
     }
 
     #[test]

@@ -103,7 +103,7 @@ impl<S: Sink> Hub<S> {
             },
         );
         // The preamble goes out at once so the client sees a live stream.
-        self.send_to(id, &S::frame(crate::events::SSE_PREAMBLE), None)
+        self.send_to(id, &S::frame(&crate::events::sse_preamble(after)), None)
             .then_some(id)
     }
 
@@ -242,9 +242,9 @@ impl<S: Sink> Hub<S> {
 
     /// Writes a heartbeat to everyone; the failed writes are how departed clients are found.
     /// Returns how many subscribers were dropped.
-    pub fn heartbeat(&mut self) -> usize {
+    pub fn heartbeat(&mut self, now: &str) -> usize {
         let before = self.subscribers.len();
-        let beat = S::frame(crate::events::SSE_HEARTBEAT);
+        let beat = S::frame(&crate::events::sse_heartbeat(now));
         self.subscribers
             .retain(|_, s| s.sink.send(&beat) && !s.sink.stalled());
         if !self.has_live() {
@@ -383,9 +383,9 @@ mod tests {
         let mut hub = Hub::default();
         let (_, a) = live(&mut hub, 0);
         let (_, _b) = live(&mut hub, 0);
-        assert_eq!(hub.heartbeat(), 0);
+        assert_eq!(hub.heartbeat("2026-11-24T10:00:00.000Z"), 0);
         a.gone.set(true);
-        assert_eq!(hub.heartbeat(), 1);
+        assert_eq!(hub.heartbeat("2026-11-24T10:00:00.000Z"), 1);
         assert_eq!(hub.subscriber_count(), 1);
     }
 
@@ -395,7 +395,7 @@ mod tests {
         let (_, slow) = live(&mut hub, 0);
         let (_, _ok) = live(&mut hub, 0);
         slow.slow.set(true);
-        assert_eq!(hub.heartbeat(), 1);
+        assert_eq!(hub.heartbeat("2026-11-24T10:00:00.000Z"), 1);
         assert_eq!(hub.subscriber_count(), 1);
     }
 

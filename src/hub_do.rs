@@ -165,7 +165,8 @@ impl worker::DurableObject for TenantHub {
 
     async fn alarm(&self) -> Result<Response> {
         self.alarm_armed.set(false);
-        let dropped = self.hub.borrow_mut().heartbeat();
+        let now = format_timestamp(crate::http::now_millis());
+        let dropped = self.hub.borrow_mut().heartbeat(&now);
         if dropped > 0 {
             worker::console_log!("hub: pruned {dropped} departed subscriber(s)");
         }

@@ -88,7 +88,7 @@ async fn on_schedule(_event: worker::ScheduledEvent, env: Env, _ctx: worker::Sch
     let now_ms = http::now_millis();
     let retention = routes::admin::activity_retention_secs(&env);
     let result = match env.d1("DB") {
-        Ok(db) => routes::admin::prune_activity_older_than(&db, now_ms, retention).await,
+        Ok(db) => routes::admin::prune_activity_older_than(&db, None, now_ms, retention).await,
         Err(err) => Err(err.into()),
     };
     match result {

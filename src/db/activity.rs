@@ -54,13 +54,20 @@ pub async fn page(db: &D1Database, tenant: &str, q: &ActivityPage) -> ApiResult<
     })
 }
 
-/// Deletes up to `limit` entries older than `before` (RFC 3339); returns how many.
-pub async fn prune(db: &D1Database, before: &str, limit: u32) -> ApiResult<u64> {
+/// Deletes up to `limit` entries older than `before` (RFC 3339), of one shop or all; returns
+/// how many.
+pub async fn prune(
+    db: &D1Database,
+    tenant: Option<&str>,
+    before: &str,
+    limit: u32,
+) -> ApiResult<u64> {
     let result = stmt(
         db,
         "DELETE FROM activity WHERE (tenant_id, seq) IN \
-         (SELECT tenant_id, seq FROM activity WHERE at < ?1 LIMIT ?2)",
-        &[text(before), num(i64::from(limit))],
+         (SELECT tenant_id, seq FROM activity WHERE at < ?1 AND (?3 IS NULL OR tenant_id = ?3) \
+         LIMIT ?2)",
+        &[text(before), num(i64::from(limit)), opt_text(tenant)],
     )?
     .run()
     .await?;

@@ -117,16 +117,7 @@ pub async fn prune_events(req: &mut Request, app: &App) -> ApiResult<Response> {
             ApiError::bad_request("invalid_field", "olderThanSeconds must be a whole number")
         })?,
     };
-    let tenant = match body.get("tenantId") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(t)) => Some(TenantId::parse(t)?),
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "invalid_field",
-                "tenantId must be a string",
-            ))
-        }
-    };
+    let tenant = optional_tenant(&body)?;
     let before = format_timestamp(app.now_ms - (older_than as i64) * 1000);
     let deleted =
         db::prune_events(&app.db()?, tenant.as_ref().map(TenantId::as_str), &before).await?;
@@ -154,13 +145,20 @@ const ACTIVITY_PRUNE_ROUNDS: u32 = 20;
 /// and the cut-off. Shared by the maintenance route and the scheduled handler.
 pub async fn prune_activity_older_than(
     app_db: &worker::D1Database,
+    tenant: Option<&TenantId>,
     now_ms: i64,
     older_than_secs: u64,
 ) -> ApiResult<(u64, String)> {
     let before = format_timestamp(now_ms - (older_than_secs as i64) * 1000);
     let mut deleted = 0;
     for _ in 0..ACTIVITY_PRUNE_ROUNDS {
-        let n = db::activity::prune(app_db, &before, ACTIVITY_PRUNE_BATCH).await?;
+        let n = db::activity::prune(
+            app_db,
+            tenant.map(TenantId::as_str),
+            &before,
+            ACTIVITY_PRUNE_BATCH,
+        )
+        .await?;
         deleted += n;
         if n < u64::from(ACTIVITY_PRUNE_BATCH) {
             break;
@@ -190,6 +188,20 @@ pub async fn prune_activity(req: &mut Request, app: &App) -> ApiResult<Response>
                 )
             })?,
     };
-    let (deleted, before) = prune_activity_older_than(&app.db()?, app.now_ms, older_than).await?;
+    let tenant = optional_tenant(&body)?;
+    let (deleted, before) =
+        prune_activity_older_than(&app.db()?, tenant.as_ref(), app.now_ms, older_than).await?;
     json_response(200, &json!({ "deleted": deleted, "before": before }))
+}
+
+/// The optional `tenantId` of a maintenance body (all shops when absent).
+fn optional_tenant(body: &Value) -> ApiResult<Option<TenantId>> {
+    match body.get("tenantId") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(t)) => Ok(Some(TenantId::parse(t)?)),
+        Some(_) => Err(ApiError::bad_request(
+            "invalid_field",
+            "tenantId must be a string",
+        )),
+    }
 }

@@ -729,7 +729,7 @@ fn old_activity_is_pruned_and_the_cron_runs(c: &Client) {
     let r = c.admin(
         "POST",
         "/api/admin/maintenance/prune-activity",
-        json!({"olderThanSeconds": 0}),
+        json!({"olderThanSeconds": 0, "tenantId": t.id}),
     );
     assert_eq!(r.status, 200, "{}", text(&r));
     assert!(r.json()["deleted"].as_u64() >= Some(1));

@@ -33,6 +33,10 @@ pub const TESTS: &[crate::Test] = &[
         a_pruned_or_unknown_resume_id_gets_resync,
     ),
     (
+        "a_client_that_saw_only_the_preamble_resumes_without_loss",
+        a_client_that_saw_only_the_preamble_resumes_without_loss,
+    ),
+    (
         "heartbeats_arrive_every_heartbeat_seconds",
         heartbeats_arrive_every_heartbeat_seconds,
     ),
@@ -100,7 +104,39 @@ fn the_stream_is_sse_with_a_live_preamble(c: &Client) {
         Some(SseMsg::Retry(ms)) => assert_eq!(ms, "3000"),
         other => panic!("first bytes should be a retry hint, got {other:?}"),
     }
+    // The preamble names where the stream starts, so a plain EventSource that saw no event yet
+    // resumes from there after a reconnect.
     assert!(matches!(sse.next(secs(5)), Some(SseMsg::Comment(_))));
+    match sse.next(secs(5)) {
+        Some(SseMsg::Position(id)) => assert_eq!(id, head(&t).to_string()),
+        other => panic!("the preamble should carry an id:, got {other:?}"),
+    }
+}
+
+fn a_client_that_saw_only_the_preamble_resumes_without_loss(c: &Client) {
+    let t = c.tenant("preamble");
+    let id = id_of(&t.create_order("Ada"));
+    let first = t.subscribe(Resume::Live);
+    let _ = first.next(secs(5)); // retry
+    let _ = first.next(secs(5)); // ": connected"
+    let position = match first.next(secs(5)) {
+        Some(SseMsg::Position(p)) => p,
+        other => panic!("expected the preamble id, got {other:?}"),
+    };
+    first.cut();
+    // A change lands while the client is away; EventSource reconnects with Last-Event-ID.
+    assert_eq!(
+        t.put(&id, &t.florist, json!({"notes": "while away"}))
+            .status,
+        200
+    );
+    let again = t.subscribe(Resume::Header(position.clone()));
+    let (got, kind, data) = again.next_event(secs(5)).expect("the missed event");
+    assert_eq!(got, (position.parse::<u64>().unwrap_or(0) + 1).to_string());
+    assert_eq!(
+        (kind.as_str(), data["order"]["notes"].as_str()),
+        ("order_updated", Some("while away"))
+    );
 }
 
 fn two_subscribers_both_get_an_update(c: &Client) {
@@ -272,8 +308,11 @@ fn heartbeats_arrive_every_heartbeat_seconds(c: &Client) {
     let deadline = Instant::now() + secs(HEARTBEAT_SECONDS * 6 + 4);
     let mut beats = 0;
     while beats < 3 && Instant::now() < deadline {
-        if let Some(SseMsg::Comment(c)) = sse.next(secs(1)) {
-            if c == "heartbeat" {
+        // A named event (a browser's EventSource hands it to JavaScript), without an id.
+        if let Some(SseMsg::Event { id, event, data }) = sse.next(secs(1)) {
+            if event == "heartbeat" {
+                assert!(id.is_empty(), "a heartbeat never moves the resume position");
+                assert!(data["ts"].as_str().is_some_and(|ts| ts.ends_with('Z')));
                 beats += 1;
             }
         }

@@ -473,6 +473,8 @@ pub enum SseMsg {
     },
     Comment(String),
     Retry(String),
+    /// A frame with only an `id:` (the preamble): the position a reconnect resumes from.
+    Position(String),
     Closed,
 }
 
@@ -517,6 +519,10 @@ impl Sse {
                     let line = line.trim_end_matches('\n');
                     let msg = if line.is_empty() {
                         if event.is_empty() && data.is_empty() {
+                            // An `id:` with no data moves the resume position, dispatching nothing.
+                            if !id.is_empty() {
+                                let _ = tx.send(SseMsg::Position(std::mem::take(&mut id)));
+                            }
                             continue;
                         }
                         let m = SseMsg::Event {
@@ -573,12 +579,14 @@ impl Sse {
         }
     }
 
-    /// The next event (skipping comments), within `timeout`: (id, event type, data).
+    /// The next change event (skipping comments and heartbeats, as a client's change handler
+    /// does), within `timeout`: (id, event type, data).
     pub fn next_event(&self, timeout: Duration) -> Option<(String, String, Value)> {
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.checked_duration_since(Instant::now())?;
             match self.next(left)? {
+                SseMsg::Event { event, .. } if event == "heartbeat" => continue,
                 SseMsg::Event { id, event, data } => return Some((id, event, data)),
                 SseMsg::Closed => return None,
                 _ => continue,
