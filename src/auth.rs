@@ -86,6 +86,8 @@ pub fn verify(token: &str, secret: &[u8], now: i64) -> ApiResult<Claims> {
 pub struct Caller {
     pub user_id: String,
     pub role: Role,
+    /// When the token expires (unix seconds): live connections end then.
+    pub expires_at: i64,
 }
 
 /// Checks that `claims` may act on `tenant` with at least `needed` role.
@@ -101,6 +103,7 @@ pub fn authorize_tenant(claims: Claims, tenant: &TenantId, needed: Role) -> ApiR
     Ok(Caller {
         user_id: claims.sub,
         role: claims.role,
+        expires_at: claims.exp,
     })
 }
 

@@ -35,6 +35,10 @@ pub enum ApiError {
     UnsupportedMediaType,
     /// 422: well-formed but not allowed (unknown status, forbidden transition).
     Unprocessable { code: &'static str, message: String },
+    /// 426: a WebSocket route called without `Upgrade: websocket`.
+    UpgradeRequired,
+    /// 429: too many live connections (per shop or per user).
+    TooManyRequests { code: &'static str, message: String },
     /// 500: our fault. The cause is logged; the client sees a generic message.
     Internal(String),
 }
@@ -71,6 +75,8 @@ impl ApiError {
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
             Self::Unprocessable { .. } => 422,
+            Self::UpgradeRequired => 426,
+            Self::TooManyRequests { .. } => 429,
             Self::Internal(_) => 500,
         }
     }
@@ -80,6 +86,7 @@ impl ApiError {
         let (code, message): (&str, String) = match self {
             Self::BadRequest { code, message }
             | Self::NotFoundCode { code, message }
+            | Self::TooManyRequests { code, message }
             | Self::Conflict { code, message }
             | Self::Unprocessable { code, message } => (code, message.clone()),
             Self::Unauthorized(m) => ("unauthorized", m.clone()),
@@ -112,6 +119,10 @@ impl ApiError {
             Self::UnsupportedMediaType => (
                 "unsupported_media_type",
                 "send the body as application/json".into(),
+            ),
+            Self::UpgradeRequired => (
+                "upgrade_required",
+                "this route speaks WebSocket: send Upgrade: websocket".into(),
             ),
             Self::Internal(_) => ("internal", "something went wrong on our side".into()),
         };

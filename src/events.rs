@@ -126,6 +126,61 @@ pub fn sse_resync(cursor: u64) -> String {
     format!("id: {cursor}\nevent: resync\ndata: {{\"cursor\":\"{cursor}\"}}\n\n")
 }
 
+/// Tells a client its token expired and the stream ends (reconnect with a fresh token).
+pub const SSE_REAUTH: &str = "event: reauth\ndata: {\"type\":\"reauth\"}\n\n";
+
+/// The WebSocket form of an event: `{"type":"event","event":<exactly the SSE data>}`, built from
+/// the event's SSE frame so the event JSON is the same bytes on both transports.
+pub fn ws_event_from_sse(sse: &str) -> String {
+    let data = sse
+        .lines()
+        .find_map(|l| l.strip_prefix("data: "))
+        .unwrap_or("null");
+    format!("{{\"type\":\"event\",\"event\":{data}}}")
+}
+
+/// The WebSocket protocol's server messages other than events (see docs/API.md).
+pub mod ws {
+    use serde_json::json;
+
+    pub fn hello(connection_id: &str, head: u64, position: u64) -> String {
+        json!({"type": "hello", "connectionId": connection_id, "head": head.to_string(),
+               "position": position.to_string()})
+        .to_string()
+    }
+
+    pub fn resync(cursor: u64) -> String {
+        json!({"type": "resync", "cursor": cursor.to_string()}).to_string()
+    }
+
+    pub fn heartbeat(now: &str) -> String {
+        json!({"type": "heartbeat", "ts": now}).to_string()
+    }
+
+    pub fn reauth() -> String {
+        json!({"type": "reauth"}).to_string()
+    }
+
+    pub fn error(code: &str, message: &str) -> String {
+        json!({"type": "error", "code": code, "message": message}).to_string()
+    }
+
+    pub fn presence(users: &[crate::presence::UserEntry]) -> String {
+        json!({"type": "presence", "users": users}).to_string()
+    }
+
+    pub fn presence_diff(diff: &crate::presence::Diff) -> String {
+        json!({"type": "presence_diff", "joins": diff.joins, "leaves": diff.leaves,
+               "updates": diff.updates})
+        .to_string()
+    }
+
+    pub fn typing(t: &crate::presence::Typing) -> String {
+        json!({"type": "typing", "userId": t.user_id, "orderId": t.order_id, "field": t.field})
+            .to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,6 +261,23 @@ mod tests {
         assert!(
             !beat.contains("id:"),
             "a heartbeat never moves the resume position"
+        );
+    }
+
+    #[test]
+    fn the_websocket_event_carries_exactly_the_sse_data() {
+        let sse = sse_frame(&event());
+        let ws: serde_json::Value = serde_json::from_str(&ws_event_from_sse(&sse)).unwrap();
+        assert_eq!(ws["type"], "event");
+        let data = sse.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
+        assert_eq!(
+            ws["event"],
+            serde_json::from_str::<serde_json::Value>(data).unwrap()
+        );
+        let hello: serde_json::Value = serde_json::from_str(&ws::hello("c1", 9, 7)).unwrap();
+        assert_eq!(
+            (hello["type"].as_str(), hello["head"].as_str()),
+            (Some("hello"), Some("9"))
         );
     }
 

@@ -10,19 +10,36 @@
 
 use std::collections::BTreeMap;
 
-/// Where a subscriber's bytes go. A frame is encoded once (`Sink::frame`) and the same frame is
-/// handed to every subscriber.
+/// Where a subscriber's bytes go (an SSE stream or a WebSocket). An event is encoded once
+/// (`Sink::frame`) and the same frame is handed to every subscriber.
 pub trait Sink {
-    /// The encoded form of one SSE chunk, shared by all subscribers.
+    /// One committed event, encoded for every transport, shared by all subscribers.
     type Frame;
-    fn frame(text: &str) -> Self::Frame;
+    /// Builds the shared frame from the event's SSE frame text (`id:`/`event:`/`data:`).
+    fn frame(sse: &str) -> Self::Frame;
     /// Queues a frame; false when the client is gone (its stream errored).
     fn send(&self, frame: &Self::Frame) -> bool;
+    /// Sends a message meant for this subscriber alone, in its transport's form; false when the
+    /// client is gone.
+    fn control(&self, msg: &Control<'_>) -> bool;
     /// True when the client reads so slowly that its queue has piled up: it is dropped at the
     /// next heartbeat rather than buffered without bound.
     fn stalled(&self) -> bool {
         false
     }
+}
+
+/// The hub's own messages to one subscriber (not events of the log).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control<'a> {
+    /// The first message: where this subscriber's stream starts, and the shop's head.
+    Hello { position: u64, head: u64 },
+    /// Its position cannot be served: refetch the list, continue from `cursor`.
+    Resync { cursor: u64 },
+    /// The periodic sign of life a client's watchdog waits for.
+    Heartbeat { now: &'a str },
+    /// Its token expired: the stream ends; reconnect with a fresh token.
+    Reauth,
 }
 
 pub type SubscriberId = u64;
@@ -31,6 +48,21 @@ struct Subscriber<S> {
     sink: S,
     last_sent: u64,
     live: bool,
+    /// Whether any event went out to it yet (a late `resume` can only rewind before that).
+    sent_any: bool,
+    /// When its token expires (unix seconds); the stream ends then.
+    expires_at: Option<i64>,
+}
+
+/// What a late `resume` request of a subscriber needs.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Rewind {
+    /// Nothing: it already has everything up to where it asks.
+    Nothing,
+    /// It is moved back and must be caught up from the log (then [`Hub::go_live`]).
+    CatchUp,
+    /// Events after its position went out already; it was told to resync instead.
+    Resynced,
 }
 
 /// What the shell must do next to move the broadcast forward.
@@ -53,6 +85,8 @@ pub struct Hub<S: Sink> {
     /// Highest seq known to be committed.
     head: u64,
     next_id: SubscriberId,
+    /// Subscribers dropped since the shell last asked (gone, stalled, expired).
+    dropped: Vec<SubscriberId>,
 }
 
 impl<S: Sink> Default for Hub<S> {
@@ -63,6 +97,7 @@ impl<S: Sink> Default for Hub<S> {
             delivered: None,
             head: 0,
             next_id: 1,
+            dropped: Vec::new(),
         }
     }
 }
@@ -89,9 +124,15 @@ impl<S: Sink> Hub<S> {
         self.head = self.head.max(seq);
     }
 
-    /// Registers a subscriber that has seen everything up to `after`. It receives nothing from
-    /// broadcasts until [`Hub::go_live`] succeeds; the shell catches it up from the log first.
-    pub fn subscribe(&mut self, sink: S, after: u64) -> Option<SubscriberId> {
+    /// Registers a subscriber that has seen everything up to `after`, whose token expires at
+    /// `expires_at`. It receives nothing from broadcasts until [`Hub::go_live`] succeeds; the
+    /// shell catches it up from the log first.
+    pub fn subscribe(
+        &mut self,
+        sink: S,
+        after: u64,
+        expires_at: Option<i64>,
+    ) -> Option<SubscriberId> {
         let id = self.next_id;
         self.next_id += 1;
         self.subscribers.insert(
@@ -100,11 +141,90 @@ impl<S: Sink> Hub<S> {
                 sink,
                 last_sent: after,
                 live: false,
+                sent_any: false,
+                expires_at,
             },
         );
-        // The preamble goes out at once so the client sees a live stream.
-        self.send_to(id, &S::frame(&crate::events::sse_preamble(after)), None)
-            .then_some(id)
+        // The hello (SSE preamble) goes out at once so the client sees a live stream.
+        let hello = Control::Hello {
+            position: after,
+            head: self.head,
+        };
+        self.control_to(id, &hello).then_some(id)
+    }
+
+    /// Takes back a subscriber the shell already had (a WebSocket that outlived the object's
+    /// memory): live at `after`, with no hello.
+    pub fn adopt(&mut self, sink: S, after: u64, expires_at: Option<i64>) -> SubscriberId {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.subscribers.insert(
+            id,
+            Subscriber {
+                sink,
+                last_sent: after,
+                live: true,
+                sent_any: true,
+                expires_at,
+            },
+        );
+        if self.delivered.is_none_or(|d| d < after) {
+            self.delivered = Some(after);
+        }
+        self.note_head(after);
+        id
+    }
+
+    /// A subscriber asks to continue from `after` (a WebSocket's `resume` message).
+    pub fn rewind(&mut self, id: SubscriberId, after: u64) -> Rewind {
+        let head = self.head;
+        let Some(sub) = self.subscribers.get_mut(&id) else {
+            return Rewind::Nothing;
+        };
+        if after > head {
+            let cursor = sub.last_sent.max(head);
+            self.resync(id, cursor);
+            return Rewind::Resynced;
+        }
+        if after >= sub.last_sent {
+            sub.last_sent = after;
+            return Rewind::Nothing;
+        }
+        if sub.sent_any {
+            // Newer events went out already: replaying older ones now would break the order.
+            let cursor = sub.last_sent;
+            self.resync(id, cursor);
+            return Rewind::Resynced;
+        }
+        sub.last_sent = after;
+        sub.live = false;
+        Rewind::CatchUp
+    }
+
+    /// Removes a subscriber the shell knows is gone (a closed WebSocket).
+    pub fn unsubscribe(&mut self, id: SubscriberId) {
+        if self.subscribers.remove(&id).is_some() && !self.has_live() {
+            self.delivered = None;
+        }
+    }
+
+    /// The subscribers dropped since the last call (their write failed, they stalled, or their
+    /// token expired), so the shell can update presence.
+    pub fn take_dropped(&mut self) -> Vec<SubscriberId> {
+        std::mem::take(&mut self.dropped)
+    }
+
+    /// Sends a control message to one subscriber; drops it if the write fails.
+    fn control_to(&mut self, id: SubscriberId, msg: &Control<'_>) -> bool {
+        let Some(sub) = self.subscribers.get(&id) else {
+            return false;
+        };
+        if sub.sink.control(msg) {
+            return true;
+        }
+        self.subscribers.remove(&id);
+        self.dropped.push(id);
+        false
     }
 
     pub fn last_sent(&self, id: SubscriberId) -> Option<u64> {
@@ -119,10 +239,12 @@ impl<S: Sink> Hub<S> {
         };
         if !sub.sink.send(frame) {
             self.subscribers.remove(&id);
+            self.dropped.push(id);
             return false;
         }
         if let Some(seq) = now_at {
             sub.last_sent = seq;
+            sub.sent_any = true;
         }
         true
     }
@@ -139,8 +261,14 @@ impl<S: Sink> Hub<S> {
     /// Moves a subscriber to `cursor` when its own position cannot be served (pruned, or an id
     /// we never issued): it is told to resync (refetch the list) and continues from `cursor`.
     pub fn resync(&mut self, id: SubscriberId, cursor: u64) -> bool {
-        let frame = S::frame(&crate::events::sse_resync(cursor));
-        self.send_to(id, &frame, Some(cursor))
+        if !self.control_to(id, &Control::Resync { cursor }) {
+            return false;
+        }
+        if let Some(sub) = self.subscribers.get_mut(&id) {
+            sub.last_sent = cursor;
+            sub.sent_any = true;
+        }
+        true
     }
 
     /// Turns a caught-up subscriber live. Returns false while it is still behind the head (the
@@ -224,15 +352,18 @@ impl<S: Sink> Hub<S> {
     /// write fails. Returns how many received it.
     fn broadcast(&mut self, seq: u64, frame: &S::Frame) -> usize {
         let mut delivered = 0;
-        self.subscribers.retain(|_, s| {
+        let dropped = &mut self.dropped;
+        self.subscribers.retain(|id, s| {
             if !s.live || s.last_sent >= seq {
                 return true;
             }
             if s.sink.send(frame) {
                 s.last_sent = seq;
+                s.sent_any = true;
                 delivered += 1;
                 true
             } else {
+                dropped.push(*id);
                 false
             }
         });
@@ -244,13 +375,40 @@ impl<S: Sink> Hub<S> {
     /// Returns how many subscribers were dropped.
     pub fn heartbeat(&mut self, now: &str) -> usize {
         let before = self.subscribers.len();
-        let beat = S::frame(&crate::events::sse_heartbeat(now));
-        self.subscribers
-            .retain(|_, s| s.sink.send(&beat) && !s.sink.stalled());
+        let beat = Control::Heartbeat { now };
+        let dropped = &mut self.dropped;
+        self.subscribers.retain(|id, s| {
+            let keep = s.sink.control(&beat) && !s.sink.stalled();
+            if !keep {
+                dropped.push(*id);
+            }
+            keep
+        });
         if !self.has_live() {
             self.delivered = None;
         }
         before - self.subscribers.len()
+    }
+
+    /// Ends the streams whose token has expired by `now` (unix seconds), after telling each to
+    /// reauthenticate. Returns how many ended.
+    pub fn expire_tokens(&mut self, now: i64) -> usize {
+        let expired: Vec<SubscriberId> = self
+            .subscribers
+            .iter()
+            .filter(|(_, s)| s.expires_at.is_some_and(|exp| exp <= now))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &expired {
+            if let Some(sub) = self.subscribers.remove(id) {
+                let _ = sub.sink.control(&Control::Reauth);
+                self.dropped.push(*id);
+            }
+        }
+        if !self.has_live() {
+            self.delivered = None;
+        }
+        expired.len()
     }
 }
 
@@ -283,6 +441,20 @@ mod tests {
             true
         }
 
+        fn control(&self, msg: &Control<'_>) -> bool {
+            if self.gone.get() {
+                return false;
+            }
+            let text = match msg {
+                Control::Hello { position, head } => format!("hello {position} {head}"),
+                Control::Resync { cursor } => format!("resync {cursor}"),
+                Control::Heartbeat { .. } => "heartbeat".to_string(),
+                Control::Reauth => "reauth".to_string(),
+            };
+            self.got.borrow_mut().push(text);
+            true
+        }
+
         fn stalled(&self) -> bool {
             self.slow.get()
         }
@@ -305,7 +477,7 @@ mod tests {
 
     fn live(hub: &mut Hub<Recorder>, after: u64) -> (SubscriberId, Recorder) {
         let r = Recorder::default();
-        let id = hub.subscribe(r.clone(), after).unwrap();
+        let id = hub.subscribe(r.clone(), after, None).unwrap();
         assert!(hub.go_live(id));
         (id, r)
     }
@@ -323,7 +495,7 @@ mod tests {
         assert_eq!(hub.pump(), Step::Idle);
         assert_eq!(a.events(), vec!["ev1", "ev2", "ev3"]);
         assert_eq!(b.events(), a.events());
-        assert!(a.got.borrow()[0].starts_with("retry:"));
+        assert_eq!(a.got.borrow()[0], "hello 0 0");
     }
 
     #[test]
@@ -360,7 +532,7 @@ mod tests {
         hub.gap_filled(8);
         assert_eq!(hub.pump(), Step::Idle);
         let got = a.got.borrow().clone();
-        assert!(got.iter().any(|f| f.contains("event: resync")));
+        assert!(got.iter().any(|f| f.starts_with("resync ")));
         assert_eq!(got.last().map(String::as_str), Some("ev8"));
     }
 
@@ -405,7 +577,7 @@ mod tests {
         let (_, old) = live(&mut hub, 2);
         // A new subscriber resumes after 2 while 3 and 4 are broadcast live.
         let r = Recorder::default();
-        let id = hub.subscribe(r.clone(), 2).unwrap();
+        let id = hub.subscribe(r.clone(), 2, None).unwrap();
         hub.offer(3, frame(3));
         hub.pump();
         // Its log read returned 3 only; 4 commits and is broadcast meanwhile.
@@ -428,7 +600,7 @@ mod tests {
         let mut hub = Hub::default();
         hub.note_head(4);
         let r = Recorder::default();
-        let id = hub.subscribe(r.clone(), 999).unwrap();
+        let id = hub.subscribe(r.clone(), 999, None).unwrap();
         hub.resync(id, 4);
         assert!(hub.go_live(id));
         hub.offer(5, frame(5));
@@ -443,5 +615,82 @@ mod tests {
         assert_eq!(hub.pump(), Step::Idle);
         assert_eq!(hub.head(), 1);
         assert_eq!(hub.last_broadcast(), 0);
+    }
+
+    #[test]
+    fn an_expired_token_gets_reauth_and_its_stream_ends() {
+        let mut hub = Hub::default();
+        let r = Recorder::default();
+        let id = hub.subscribe(r.clone(), 0, Some(100)).unwrap();
+        assert!(hub.go_live(id));
+        let (_, other) = live(&mut hub, 0);
+        assert_eq!(hub.expire_tokens(99), 0);
+        assert_eq!(hub.expire_tokens(100), 1);
+        assert_eq!(r.got.borrow().last().map(String::as_str), Some("reauth"));
+        assert_eq!(hub.take_dropped(), vec![id]);
+        hub.offer(1, frame(1));
+        hub.pump();
+        assert!(r.events().is_empty(), "nothing after reauth");
+        assert_eq!(other.events(), vec!["ev1"]);
+    }
+
+    #[test]
+    fn dropped_subscribers_are_reported_once() {
+        let mut hub = Hub::default();
+        let (a, ra) = live(&mut hub, 0);
+        let (_, _rb) = live(&mut hub, 0);
+        ra.gone.set(true);
+        hub.offer(1, frame(1));
+        hub.pump();
+        assert_eq!(hub.take_dropped(), vec![a]);
+        assert!(hub.take_dropped().is_empty());
+    }
+
+    #[test]
+    fn a_resume_before_any_event_rewinds_and_after_events_resyncs() {
+        let mut hub = Hub::default();
+        hub.note_head(10);
+        let r = Recorder::default();
+        let id = hub.subscribe(r.clone(), 10, None).unwrap();
+        assert!(hub.go_live(id));
+        assert_eq!(hub.rewind(id, 7), Rewind::CatchUp);
+        assert_eq!(hub.last_sent(id), Some(7));
+        for seq in 8..=10 {
+            assert!(hub.replay_to(id, seq, &frame(seq)));
+        }
+        assert!(hub.go_live(id));
+        hub.offer(11, frame(11));
+        hub.pump();
+        assert_eq!(r.events(), vec!["ev8", "ev9", "ev10", "ev11"]);
+        // Events went out: rewinding now would reorder them, so it resyncs at its position.
+        assert_eq!(hub.rewind(id, 9), Rewind::Resynced);
+        assert_eq!(r.got.borrow().last().map(String::as_str), Some("resync 11"));
+        assert_eq!(hub.rewind(id, 11), Rewind::Nothing);
+        assert_eq!(
+            hub.rewind(id, 99),
+            Rewind::Resynced,
+            "an id we never issued"
+        );
+    }
+
+    #[test]
+    fn an_adopted_subscriber_is_live_where_it_was() {
+        let mut hub = Hub::default();
+        let r = Recorder::default();
+        let id = hub.adopt(r.clone(), 5, None);
+        assert!(r.got.borrow().is_empty(), "no second hello");
+        hub.offer(7, frame(7));
+        assert_eq!(
+            hub.pump(),
+            Step::Fill {
+                after: 5,
+                before: 7
+            }
+        );
+        hub.offer(6, frame(6));
+        hub.gap_filled(7);
+        hub.pump();
+        assert_eq!(r.events(), vec!["ev6", "ev7"]);
+        assert_eq!(hub.last_sent(id), Some(7));
     }
 }

@@ -7,7 +7,8 @@
 //!     [`routes::webhooks`] (`POST /api/webhooks/shopify`).
 //!   - [`app`]: the deployment context (`App`: env, execution context, clock, config).
 //!   - [`commit`]: the one "commit a change and publish it" path the routes and webhook share.
-//!   - [`hub_do`]: the per-tenant Durable Object holding the SSE subscribers.
+//!   - [`hub_do`]: the per-tenant Durable Object holding the live connections (SSE streams and
+//!     hibernatable WebSockets) and their presence.
 //!   - [`db`]: every D1 statement; each change is one atomic batch (order + seq + event).
 //!   - [`http`]: body limits, JSON responses, the clock.
 //!
@@ -19,6 +20,7 @@
 //!   - [`auth`]: HS256 tokens, roles, tenant scoping.
 //!   - [`events`]: the event JSON and its SSE framing.
 //!   - [`hub`]: subscriber bookkeeping and in-order, gap-free, duplicate-free broadcast.
+//!   - [`presence`]: who is online, viewing and editing; the WebSocket client messages.
 //!   - [`shopify`]: webhook HMAC, payload mapping, the stale-safe update decision.
 //!   - [`cursor`]: the opaque list cursor.
 //!   - [`error`]: the one error type and its JSON body.
@@ -35,6 +37,7 @@ pub mod events;
 pub mod http;
 pub mod hub;
 pub mod hub_do;
+pub mod presence;
 pub mod routes;
 pub mod shopify;
 
@@ -115,7 +118,8 @@ pub fn cors_headers(h: &Headers) -> worker::Result<()> {
 }
 
 fn cors(mut resp: Response) -> worker::Result<Response> {
-    if resp.headers().has("access-control-allow-origin")? {
+    // A WebSocket upgrade passes through untouched (CORS does not apply to it).
+    if resp.status_code() == 101 || resp.headers().has("access-control-allow-origin")? {
         // The hub's streams carry them already; pass those through untouched.
         return Ok(resp);
     }

@@ -131,8 +131,19 @@ async fn tenant_route(
         }
         ["realtime", "orders"] => {
             allow(&method, &[Method::Get])?;
-            authenticate(&req, app, tenant, Role::Florist, true)?;
-            realtime::subscribe(&req, app, tenant).await
+            let caller = authenticate(&req, app, tenant, Role::Florist, true)?;
+            realtime::subscribe(&req, app, tenant, &caller).await
+        }
+        ["realtime", "ws"] => {
+            allow(&method, &[Method::Get])?;
+            // Answered before the upgrade: the same 401/403 as the SSE route.
+            let caller = authenticate(&req, app, tenant, Role::Florist, true)?;
+            realtime::websocket(&req, app, tenant, &caller).await
+        }
+        ["presence"] => {
+            allow(&method, &[Method::Get])?;
+            authenticate(&req, app, tenant, Role::Florist, false)?;
+            realtime::presence(app, tenant).await
         }
         ["realtime", "stats"] => {
             allow(&method, &[Method::Get])?;

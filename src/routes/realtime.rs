@@ -5,21 +5,48 @@ use serde_json::json;
 use worker::{Request, Response};
 
 use crate::app::App;
+use crate::auth::Caller;
 use crate::db;
 use crate::domain::{normalize_timestamp, Order, TenantId};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{header, json_response, query, query_param};
 use crate::hub_do;
 
+/// Where a live connection resumes: the `Last-Event-ID` header wins over `?lastEventId=`
+/// (EventSource sends the header itself when it reconnects).
+fn resume_id(req: &Request) -> Option<String> {
+    header(req, "last-event-id")
+        .or_else(|| query_param(&query(req), "lastEventId"))
+        .filter(|s| !s.trim().is_empty())
+}
+
 /// GET /api/tenants/{t}/realtime/orders (SSE)
-pub async fn subscribe(req: &Request, app: &App, tenant: &TenantId) -> ApiResult<Response> {
-    let params = query(req);
-    // The header wins over the query parameter (EventSource sends the header itself when it
-    // reconnects).
-    let resume = header(req, "last-event-id")
-        .or_else(|| query_param(&params, "lastEventId"))
-        .filter(|s| !s.trim().is_empty());
-    hub_do::subscribe(app, tenant, resume).await
+pub async fn subscribe(
+    req: &Request,
+    app: &App,
+    tenant: &TenantId,
+    caller: &Caller,
+) -> ApiResult<Response> {
+    hub_do::subscribe(app, tenant, caller, resume_id(req)).await
+}
+
+/// GET /api/tenants/{t}/realtime/ws (WebSocket)
+pub async fn websocket(
+    req: &Request,
+    app: &App,
+    tenant: &TenantId,
+    caller: &Caller,
+) -> ApiResult<Response> {
+    let upgrade = header(req, "upgrade").unwrap_or_default();
+    if !upgrade.eq_ignore_ascii_case("websocket") {
+        return Err(ApiError::UpgradeRequired);
+    }
+    hub_do::websocket(app, tenant, caller, resume_id(req)).await
+}
+
+/// GET /api/tenants/{t}/presence
+pub async fn presence(app: &App, tenant: &TenantId) -> ApiResult<Response> {
+    hub_do::presence(app, tenant).await
 }
 
 /// GET /api/tenants/{t}/realtime/stats
