@@ -7,6 +7,8 @@ mod collab;
 mod realtime;
 mod support;
 mod webhooks;
+mod websocket;
+mod wsclient;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
@@ -26,8 +28,10 @@ fn main() {
     tests.extend(collab::TESTS);
     tests.extend(realtime::TESTS);
     tests.extend(webhooks::TESTS);
+    tests.extend(websocket::TESTS);
     tests.retain(|(name, _)| selected(name));
     let mut server_tests: Vec<ServerTest> = realtime::SERVER_TESTS.to_vec();
+    server_tests.extend(websocket::SERVER_TESTS);
     server_tests.retain(|(name, _)| selected(name));
 
     let started = Instant::now();

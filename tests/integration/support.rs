@@ -15,6 +15,8 @@ use florist_board::domain::Role;
 use serde_json::{json, Value};
 
 pub const HEARTBEAT_SECONDS: u64 = 1;
+/// Low enough that a test can reach it (the default is 10,000).
+pub const MAX_CONNECTIONS_PER_TENANT: u64 = 30;
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -88,6 +90,10 @@ impl Server {
             .arg(format!("SHOPIFY_WEBHOOK_SECRET:{}", self.webhook_secret))
             .arg("--var")
             .arg(format!("HEARTBEAT_SECONDS:{HEARTBEAT_SECONDS}"))
+            .arg("--var")
+            .arg(format!(
+                "MAX_CONNECTIONS_PER_TENANT:{MAX_CONNECTIONS_PER_TENANT}"
+            ))
             .env("WRANGLER_SEND_METRICS", "false")
             .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
             .stdin(Stdio::null())
