@@ -14,7 +14,7 @@ export CLOUDFLARE_CF_FETCH_ENABLED := false
 
 WRANGLER := node_modules/.bin/wrangler
 
-.PHONY: setup build dev migrate seed test lint unit integration client-test e2e bench webhook deploy clean
+.PHONY: setup build dev migrate seed test lint unit integration hibernation client-test e2e bench webhook deploy clean
 
 setup:
 	@scripts/setup.sh
@@ -41,7 +41,7 @@ dev: build .dev.vars migrate
 	@scripts/dev.sh "$(PORT)" "$(STATE)"
 
 ## All tests: lints, native unit tests, client unit tests, integration against wrangler dev, e2e.
-test: lint unit client-test build integration e2e
+test: lint unit client-test build integration hibernation e2e
 
 lint: setup
 	cargo fmt --check
@@ -59,6 +59,12 @@ client-test: setup
 ## Starts the built Worker under wrangler dev (own port, throwaway state) and talks HTTP/SSE to it.
 integration:
 	cargo test --test integration
+
+## The hub sleeps with only idle WebSockets open and reaches every one after waking (a long
+## heartbeat, so nothing but the sockets keeps the object).
+hibernation:
+	HEARTBEAT_SECONDS=120 scripts/with-worker.sh node --experimental-websocket --no-warnings \
+	  --test tests/node/hibernation.test.mjs
 
 e2e:
 	e2e/install-chromium.sh

@@ -217,6 +217,10 @@ pub struct TenantHub {
     adopted: Cell<bool>,
     persisted_delivered: Cell<u64>,
     next_conn: Cell<u64>,
+    /// When this instance was constructed (a new value after a hibernation wake or restart).
+    started_ms: i64,
+    /// Sockets taken back from the runtime when this instance started.
+    adopted_sockets: Cell<usize>,
 }
 
 impl worker::DurableObject for TenantHub {
@@ -241,6 +245,8 @@ impl worker::DurableObject for TenantHub {
             adopted: Cell::new(false),
             persisted_delivered: Cell::new(0),
             next_conn: Cell::new(1),
+            started_ms: crate::http::now_millis(),
+            adopted_sockets: Cell::new(0),
         }
     }
 
@@ -295,6 +301,8 @@ impl worker::DurableObject for TenantHub {
                         "connections": self.presence.borrow().connection_count(),
                         "lastBroadcastSeq": hub.last_broadcast().to_string(),
                         "head": hub.head().to_string(),
+                        "instanceStartedAt": format_timestamp(self.started_ms),
+                        "adoptedSockets": self.adopted_sockets.get(),
                     }),
                 )
             }
@@ -324,6 +332,7 @@ impl worker::DurableObject for TenantHub {
         self.announce(&diff, None);
         if !diff.leaves.is_empty() {
             self.persist_leaving().await;
+            self.release_locks_of(&diff).await;
         }
         self.settle_drops().await;
         self.schedule_alarm().await;
@@ -489,6 +498,7 @@ impl TenantHub {
                 .insert(att.conn.clone(), (id, socket));
             let _ = presence.connect(&att.conn, &att.user, att.role, att.viewing, now_ms);
         }
+        self.adopted_sockets.set(self.sockets.borrow().len());
         worker::console_log!(
             "hub: woke with {} socket(s) at seq {delivered}",
             self.sockets.borrow().len()
@@ -898,6 +908,7 @@ impl TenantHub {
             .borrow_mut()
             .disconnect(conn, clean, crate::http::now_millis());
         self.announce(&diff, None);
+        self.release_locks_of(&diff).await;
         if !clean {
             self.persist_leaving().await;
             self.schedule_alarm().await;
@@ -922,6 +933,33 @@ impl TenantHub {
             return;
         }
         self.send_to_sockets(&ws::presence_diff(diff), except);
+    }
+
+    /// A user who left (last connection gone, grace over) holds no edit lock any more.
+    async fn release_locks_of(&self, diff: &Diff) {
+        for user in &diff.leaves {
+            let released = async {
+                let db = self.env.d1("DB")?;
+                let now = format_timestamp(crate::http::now_millis());
+                db::locks::release_held_by(&db, &self.tenant()?, &user.user_id, &now).await
+            }
+            .await;
+            match released {
+                Ok(events) if !events.is_empty() => {
+                    {
+                        let mut hub = self.hub.borrow_mut();
+                        for event in &events {
+                            hub.offer(event.seq(), frame_of(event));
+                        }
+                    }
+                    self.drive().await;
+                }
+                Ok(_) => {}
+                Err(err) => {
+                    worker::console_error!("hub: releasing {}'s locks failed: {err}", user.user_id)
+                }
+            }
+        }
     }
 
     fn send_to_sockets(&self, text: &str, except: Option<&str>) {

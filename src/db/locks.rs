@@ -168,3 +168,57 @@ pub async fn expire(db: &D1Database, tenant: &str, now: &str) -> ApiResult<Vec<E
     expire_locks(db, &mut batch, tenant, None, now)?;
     Ok(batch.run(db, now).await?.events)
 }
+
+/// Releases every live lease `user` holds in the shop (their last connection left, after the
+/// reconnect grace): like the holder's own release, reason `released`, attributed to `system`.
+pub async fn release_held_by(
+    db: &D1Database,
+    tenant: &str,
+    user: &str,
+    now: &str,
+) -> ApiResult<Vec<Event>> {
+    let held = "o.tenant_id = ?1 AND o.lock_holder = ?2 AND o.lock_expires_at > ?3";
+    let numbered = "t.last_seq + ROW_NUMBER() OVER (ORDER BY o.id)";
+    let args = [text(tenant), text(user), text(now)];
+    let mut batch = Batch::default();
+    batch.push(stmt(
+        db,
+        &format!(
+            "INSERT INTO activity (tenant_id, seq, at, actor, source, action, order_id, changes) \
+             SELECT t.id, {numbered}, ?3, 'system', 'system', 'unlocked', o.id, \
+             json_object('lock', json_object('from', o.lock_holder, 'to', NULL)) \
+             FROM tenants t JOIN orders o ON o.tenant_id = t.id WHERE t.id = ?1 AND {held}"
+        ),
+        &args,
+    )?);
+    batch.push_events(stmt(
+        db,
+        &format!(
+            "INSERT INTO events (tenant_id, seq, type, order_id, ts, updated_by, changes, \
+             order_json, data) \
+             SELECT t.id, {numbered}, 'order_unlocked', o.id, ?3, 'system', '[]', {}, \
+             json_object('reason', 'released', 'previousHolder', o.lock_holder, \
+             'lockVersion', o.lock_version) \
+             FROM tenants t JOIN orders o ON o.tenant_id = t.id WHERE t.id = ?1 AND {held} \
+             {EVENT_RETURNING}",
+            // The order as it is once released: a time past every lease makes `lock` null.
+            order_json_sql("'9999'")
+        ),
+        &args,
+    )?);
+    batch.push(stmt(
+        db,
+        &format!(
+            "UPDATE tenants SET last_seq = last_seq + \
+             (SELECT COUNT(*) FROM orders o WHERE {held}) WHERE id = ?1"
+        ),
+        &args,
+    )?);
+    batch.push(stmt(
+        db,
+        "UPDATE orders SET lock_holder = NULL, lock_acquired_at = NULL, lock_expires_at = NULL \
+         WHERE tenant_id = ?1 AND lock_holder = ?2 AND lock_expires_at > ?3",
+        &args,
+    )?);
+    Ok(batch.run(db, now).await?.events)
+}

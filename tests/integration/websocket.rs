@@ -51,6 +51,10 @@ pub const TESTS: &[crate::Test] = &[
         connection_limits_answer_429_before_the_upgrade,
     ),
     (
+        "a_lock_holder_who_leaves_has_her_locks_released",
+        a_lock_holder_who_leaves_has_her_locks_released,
+    ),
+    (
         "an_expired_token_ends_streams_and_sockets_with_reauth",
         an_expired_token_ends_streams_and_sockets_with_reauth,
     ),
@@ -541,4 +545,41 @@ fn sockets_resume_after_a_restart_and_lose_nothing(server: &mut Server) {
         200
     );
     assert_eq!(event_ids(&back.events(1, secs(5))), vec![last + 4]);
+}
+
+fn a_lock_holder_who_leaves_has_her_locks_released(c: &Client) {
+    let t = c.tenant("ws-leave-locks");
+    let id = id_of(&t.create_order("Ada"));
+    let other = id_of(&t.create_order("Bea"));
+    let watcher = open(&t, &t.manager);
+    let a = open(&t, &t.florist);
+    for order in [&id, &other] {
+        let r = c.call(
+            "POST",
+            &t.path(&format!("/orders/{order}/lock")),
+            Some(&t.florist),
+            Some(json!({"ttlSeconds": 300})),
+        );
+        assert_eq!(r.status, 200);
+    }
+    assert_eq!(watcher.events(2, secs(5)).len(), 2, "two order_locked");
+    // A network loss: the locks stay through the grace, then go.
+    let cut_at = Instant::now();
+    a.cut();
+    let released = watcher.events(2, secs(5 + HEARTBEAT_SECONDS * 2 + 3));
+    assert!(
+        cut_at.elapsed() >= Duration::from_millis(4500),
+        "not before the grace"
+    );
+    for e in &released {
+        assert_eq!(
+            (e["type"].as_str(), e["reason"].as_str()),
+            (Some("order_unlocked"), Some("released"))
+        );
+        assert_eq!(e["previousHolder"], "florist-123");
+        assert_eq!(e["order"]["lock"], Value::Null);
+    }
+    assert_eq!(t.get_order(&id)["lock"], Value::Null);
+    let r = t.put(&other, &t.florist2, json!({"notes": "free"}));
+    assert_eq!(r.status, 200);
 }
