@@ -1,4 +1,5 @@
-//! The opaque list cursor: base64url of `[updatedAt, id]` of the last order of a page.
+//! The opaque list cursor (base64url of `[updatedAt, id]` of the last order of a page), and
+//! whether the event log can serve a resume position.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -18,9 +19,29 @@ pub fn decode(cursor: &str) -> ApiResult<(String, String)> {
         .ok_or_else(|| ApiError::bad_request("invalid_cursor", "the cursor is not one we issued"))
 }
 
+/// Can the log answer "every change after `since`"? Only when nothing after it was pruned
+/// (`oldest` is at most `since + 1`, or nothing happened since) and `since` is not past the head.
+pub fn serves(since: u64, oldest: Option<u64>, head: u64) -> bool {
+    if since > head {
+        return false;
+    }
+    since == head || oldest.is_some_and(|o| o <= since + 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_log_serves_a_position_only_when_nothing_after_it_was_pruned() {
+        assert!(serves(0, Some(1), 5), "a full log");
+        assert!(serves(4, Some(3), 9));
+        assert!(serves(9, None, 9), "at the head, even with an empty log");
+        assert!(!serves(0, Some(4), 9), "1..3 were pruned");
+        assert!(!serves(2, None, 9), "everything was pruned");
+        assert!(!serves(10, Some(1), 9), "never issued");
+        assert!(serves(0, None, 0), "a new shop");
+    }
 
     #[test]
     fn a_cursor_round_trips_and_garbage_is_400() {

@@ -611,16 +611,16 @@ impl TenantHub {
     }
 
     async fn repair_from_log(&self) -> ApiResult<()> {
-        if self.hub.borrow().subscriber_count() == 0 {
+        if !self.hub.borrow().has_live() {
             return Ok(());
         }
         let db = self.env.d1("DB")?;
         let head = db::head(&db, &self.tenant()?).await?;
-        let (delivered, known) = {
-            let hub = self.hub.borrow();
-            (hub.last_broadcast(), hub.head())
-        };
-        if head > delivered && head > known {
+        let delivered = self.hub.borrow().last_broadcast();
+        // Whenever live subscribers are behind the log (a publish that never arrived, even if a
+        // resuming subscriber already taught the hub the new head), fill from the log.
+        if head > delivered {
+            self.hub.borrow_mut().note_head(head);
             let events = self.read_log(delivered, head).await?;
             let mut hub = self.hub.borrow_mut();
             for event in &events {
@@ -664,7 +664,8 @@ impl TenantHub {
         let before = format_timestamp(now - days * 86_400_000);
         let result = async {
             let db = self.env.d1("DB")?;
-            db::prune_events(&db, Some(&self.tenant()?), &before).await
+            let tenant = TenantId::parse(&self.tenant()?)?;
+            crate::retention::prune_events(&db, Some(&tenant), &before).await
         }
         .await;
         if let Err(err) = result {

@@ -7,6 +7,7 @@
 //!     [`routes::webhooks`] (`POST /api/webhooks/shopify`).
 //!   - [`app`]: the deployment context (`App`: env, execution context, clock, config).
 //!   - [`commit`]: the one "commit a change and publish it" path the routes and webhook share.
+//!   - [`retention`]: bounded pruning of events, activity and webhook records (cron + admin).
 //!   - [`hub_do`]: the per-tenant Durable Object holding the live connections (SSE streams and
 //!     hibernatable WebSockets) and their presence.
 //!   - [`db`]: every D1 statement; each change is one atomic batch (order + seq + event).
@@ -38,6 +39,7 @@ pub mod http;
 pub mod hub;
 pub mod hub_do;
 pub mod presence;
+pub mod retention;
 pub mod routes;
 pub mod shopify;
 
@@ -83,22 +85,21 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
     cors(resp)
 }
 
-/// The `[triggers] crons` handler: retention that must run whether or not anyone is connected.
-/// Each part is bounded (see [`routes::admin::prune_activity_older_than`]); what is left over is
-/// done by the next run.
+/// The `[triggers] crons` handler: retention that must run whether or not anyone is connected
+/// (events, activity, webhook delivery records), each part bounded (see [`retention`]); what is
+/// left over is done by the next run.
 #[event(scheduled)]
 async fn on_schedule(_event: worker::ScheduledEvent, env: Env, _ctx: worker::ScheduleContext) {
-    let now_ms = http::now_millis();
-    let retention = routes::admin::activity_retention_secs(&env);
+    let keep = retention::Retention::from_env(&env);
     let result = match env.d1("DB") {
-        Ok(db) => routes::admin::prune_activity_older_than(&db, None, now_ms, retention).await,
+        Ok(db) => retention::run(&db, http::now_millis(), &keep).await,
         Err(err) => Err(err.into()),
     };
     match result {
-        Ok((deleted, before)) => {
-            worker::console_log!("cron: pruned {deleted} activity entries before {before}")
-        }
-        Err(err) => worker::console_error!("cron: activity pruning failed: {err}"),
+        Ok((events, activity, webhooks)) => worker::console_log!(
+            "cron: pruned {events} events, {activity} activity entries, {webhooks} webhook records"
+        ),
+        Err(err) => worker::console_error!("cron: retention failed: {err}"),
     }
 }
 

@@ -12,7 +12,7 @@
 use serde_json::Value;
 use worker::{D1Database, D1PreparedStatement};
 
-use super::{flag, num, opt_text, order_json_sql, snapshot, stmt, text, OrderRow};
+use super::{flag, num, opt_text, order_json_sql, snapshot, stmt, text, OrderRow, COMMIT_TS};
 use crate::collab::{FieldMeta, Precondition};
 use crate::domain::{Order, OrderPatch};
 use crate::error::{ApiError, ApiResult};
@@ -149,7 +149,7 @@ pub(super) fn expire_locks(
         &format!(
             "INSERT INTO events (tenant_id, seq, type, order_id, ts, updated_by, changes, \
              order_json, data) \
-             SELECT t.id, {numbered}, 'order_unlocked', o.id, ?3, 'system', '[]', {}, \
+             SELECT t.id, {numbered}, 'order_unlocked', o.id, {COMMIT_TS}, 'system', '[]', {}, \
              json_object('reason', 'expired', 'previousHolder', o.lock_holder, \
              'lockVersion', o.lock_version) \
              FROM tenants t JOIN orders o ON o.tenant_id = t.id WHERE t.id = ?1 AND {EXPIRED} \
@@ -258,7 +258,7 @@ pub async fn create_order(
         db,
         &format!(
             "INSERT INTO events (tenant_id, seq, type, order_id, ts, updated_by, changes, order_json) \
-             SELECT t.id, t.last_seq, 'order_created', o.id, o.created_at, o.updated_by, '[]', {} \
+             SELECT t.id, t.last_seq, 'order_created', o.id, {COMMIT_TS}, o.updated_by, '[]', {} \
              FROM tenants t JOIN orders o ON o.tenant_id = t.id AND o.id = ?2 \
              WHERE t.id = ?1 AND changes() = 1 {EVENT_RETURNING}",
             order_json_sql("?3")
@@ -373,7 +373,7 @@ pub async fn update_order(
         db,
         &format!(
             "INSERT INTO events (tenant_id, seq, type, order_id, ts, updated_by, changes, order_json) \
-             SELECT t.id, t.last_seq, 'order_updated', o.id, ?3, ?4, json('[' || rtrim(\
+             SELECT t.id, t.last_seq, 'order_updated', o.id, {COMMIT_TS}, ?4, json('[' || rtrim(\
              CASE WHEN o.status_v = o.version THEN '\"status\",' ELSE '' END || \
              CASE WHEN o.assigned_to_v = o.version THEN '\"assignedTo\",' ELSE '' END || \
              CASE WHEN o.notes_v = o.version THEN '\"notes\",' ELSE '' END, ',') || ']'), {} \
@@ -478,7 +478,7 @@ pub async fn update_shopify_order(
         db,
         &format!(
             "INSERT INTO events (tenant_id, seq, type, order_id, ts, updated_by, changes, order_json) \
-             SELECT t.id, t.last_seq, 'order_updated', o.id, ?3, ?4, ?5, {} \
+             SELECT t.id, t.last_seq, 'order_updated', o.id, {COMMIT_TS}, ?4, ?5, {} \
              FROM tenants t JOIN orders o ON o.tenant_id = t.id AND o.id = ?2 \
              WHERE t.id = ?1 AND changes() = 1 {EVENT_RETURNING}",
             order_json_sql("?3")
@@ -543,7 +543,7 @@ pub async fn delete_order(
         db,
         &format!(
             "INSERT INTO events (tenant_id, seq, type, order_id, ts, updated_by, changes, order_json) \
-             SELECT id, last_seq, 'order_deleted', ?2, ?3, ?4, '[]', NULL FROM tenants \
+             SELECT id, last_seq, 'order_deleted', ?2, {COMMIT_TS}, ?4, '[]', NULL FROM tenants \
              WHERE id = ?1 AND changes() = 1 {EVENT_RETURNING}"
         ),
         &[text(w.tenant), text(id), text(w.now), text(w.user)],

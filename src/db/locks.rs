@@ -6,7 +6,7 @@
 use worker::D1Database;
 
 use super::changes::{bump_seq, expire_locks, Batch, OrderWrite, Outcome, EVENT_RETURNING};
-use super::{flag, order_json_sql, snapshot, stmt, text};
+use super::{flag, order_json_sql, snapshot, stmt, text, COMMIT_TS};
 use crate::error::ApiResult;
 use crate::events::Event;
 
@@ -67,7 +67,7 @@ pub async fn acquire(
         &format!(
             "INSERT INTO events (tenant_id, seq, type, order_id, ts, updated_by, changes, \
              order_json, data) \
-             SELECT t.id, t.last_seq, 'order_locked', o.id, ?3, ?4, '[]', {}, \
+             SELECT t.id, t.last_seq, 'order_locked', o.id, {COMMIT_TS}, ?4, '[]', {}, \
              json_object('lock', json_object('holder', o.lock_holder, \
              'acquiredAt', o.lock_acquired_at, 'expiresAt', o.lock_expires_at, \
              'lockVersion', o.lock_version), \
@@ -147,7 +147,7 @@ pub async fn release(
         &format!(
             "INSERT INTO events (tenant_id, seq, type, order_id, ts, updated_by, changes, \
              order_json, data) \
-             SELECT t.id, t.last_seq, 'order_unlocked', o.id, ?3, ?4, '[]', {}, \
+             SELECT t.id, t.last_seq, 'order_unlocked', o.id, {COMMIT_TS}, ?4, '[]', {}, \
              json_object('reason', CASE WHEN a.action = 'unlocked' THEN 'released' \
              ELSE 'broken' END, 'previousHolder', json_extract(a.changes, '$.lock.from')) \
              FROM tenants t JOIN orders o ON o.tenant_id = t.id AND o.id = ?2 \
@@ -196,7 +196,7 @@ pub async fn release_held_by(
         &format!(
             "INSERT INTO events (tenant_id, seq, type, order_id, ts, updated_by, changes, \
              order_json, data) \
-             SELECT t.id, {numbered}, 'order_unlocked', o.id, ?3, 'system', '[]', {}, \
+             SELECT t.id, {numbered}, 'order_unlocked', o.id, {COMMIT_TS}, 'system', '[]', {}, \
              json_object('reason', 'released', 'previousHolder', o.lock_holder, \
              'lockVersion', o.lock_version) \
              FROM tenants t JOIN orders o ON o.tenant_id = t.id WHERE t.id = ?1 AND {held} \

@@ -230,6 +230,12 @@ impl OrderRow {
     }
 }
 
+/// An event's `ts`: the commit time, taken inside the batch, and never before the shop's previous
+/// event, so `ts` grows with `seq` (pruning by time never cuts a hole in the log, and polling by
+/// time never skips an event). Needs the tenant id as `?1`.
+pub(crate) const COMMIT_TS: &str = "MAX(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), \
+     COALESCE((SELECT MAX(ts) FROM events WHERE tenant_id = ?1), ''))";
+
 /// The order's JSON (the same shape as [`Order`]'s) built by SQLite from the row aliased `o`,
 /// so an event carries the state its own batch wrote. `now` is the SQL parameter holding the
 /// commit time (an expired lease is `null`).
@@ -407,11 +413,14 @@ struct ChangedRow {
 #[derive(Debug, Deserialize)]
 struct HeadRow {
     last_seq: f64,
+    oldest: Option<f64>,
 }
 
 /// One polling answer's data, read in one batch (one consistent snapshot, one round trip).
 pub struct PollWindow {
     pub head: u64,
+    /// The oldest event still in the log (`None`: the log is empty).
+    pub oldest: Option<u64>,
     /// Orders changed in the window with their latest seq, oldest change first.
     pub changed: Vec<(String, u64)>,
     /// The current state of those still present (the others were deleted).
@@ -430,7 +439,8 @@ pub async fn poll_window(
         .batch(vec![
             stmt(
                 db,
-                "SELECT last_seq FROM tenants WHERE id = ?1",
+                "SELECT last_seq, (SELECT MIN(seq) FROM events WHERE tenant_id = ?1) AS oldest \
+                 FROM tenants WHERE id = ?1",
                 &[text(tenant)],
             )?,
             stmt(db, CHANGED_SINCE_SQL, &range)?,
@@ -450,12 +460,10 @@ pub async fn poll_window(
     else {
         return Err(ApiError::internal("poll batch returned too few results"));
     };
+    let head = head.results::<HeadRow>()?.into_iter().next();
     Ok(PollWindow {
-        head: head
-            .results::<HeadRow>()?
-            .first()
-            .map(|r| r.last_seq as u64)
-            .unwrap_or(0),
+        oldest: head.as_ref().and_then(|r| r.oldest).map(|o| o as u64),
+        head: head.map(|r| r.last_seq as u64).unwrap_or(0),
         changed: changed
             .results::<ChangedRow>()?
             .into_iter()
@@ -469,23 +477,49 @@ pub async fn poll_window(
     })
 }
 
-/// Deletes events older than `before` (RFC 3339), for one tenant or all; returns how many.
-pub async fn prune_events(db: &D1Database, tenant: Option<&str>, before: &str) -> ApiResult<u64> {
-    let result = match tenant {
-        Some(t) => stmt(
-            db,
-            "DELETE FROM events WHERE tenant_id = ?1 AND ts < ?2",
-            &[text(t), text(before)],
-        )?,
-        None => stmt(db, "DELETE FROM events WHERE ts < ?1", &[text(before)])?,
-    }
+/// Deletes up to `limit` events committed before `before` (RFC 3339), of one shop or all;
+/// returns how many. `ts` grows with `seq`, so this removes a prefix of each shop's log and
+/// never cuts a hole in it.
+pub async fn prune_events(
+    db: &D1Database,
+    tenant: Option<&str>,
+    before: &str,
+    limit: u32,
+) -> ApiResult<u64> {
+    let result = stmt(
+        db,
+        "DELETE FROM events WHERE (tenant_id, seq) IN \
+         (SELECT tenant_id, seq FROM events WHERE ts < ?1 AND (?2 IS NULL OR tenant_id = ?2) \
+         LIMIT ?3)",
+        &[text(before), opt_text(tenant), num(i64::from(limit))],
+    )?
     .run()
     .await?;
-    Ok(result
-        .meta()?
+    Ok(changed_rows(&result))
+}
+
+fn changed_rows(result: &worker::D1Result) -> u64 {
+    result
+        .meta()
+        .ok()
+        .flatten()
         .and_then(|m| m.changes)
         .map(|c| c as u64)
-        .unwrap_or(0))
+        .unwrap_or(0)
+}
+
+/// Deletes up to `limit` webhook delivery records received before `before` (dedupe only needs
+/// them while Shopify may still retry).
+pub async fn prune_webhook_records(db: &D1Database, before: &str, limit: u32) -> ApiResult<u64> {
+    let result = stmt(
+        db,
+        "DELETE FROM shopify_webhooks WHERE webhook_id IN \
+         (SELECT webhook_id FROM shopify_webhooks WHERE received_at < ?1 LIMIT ?2)",
+        &[text(before), num(i64::from(limit))],
+    )?
+    .run()
+    .await?;
+    Ok(changed_rows(&result))
 }
 
 /// Has this webhook delivery been processed already?

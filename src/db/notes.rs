@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use worker::D1Database;
 
 use super::changes::{bump_seq, expire_locks, Batch, OrderWrite, Outcome, EVENT_RETURNING};
-use super::{order_json_sql, snapshot, stmt, text};
+use super::{order_json_sql, snapshot, stmt, text, COMMIT_TS};
 use crate::error::ApiResult;
 
 /// One note, as stored and as sent.
@@ -53,7 +53,7 @@ pub async fn add(
         &format!(
             "INSERT INTO events (tenant_id, seq, type, order_id, ts, updated_by, changes, \
              order_json, data) \
-             SELECT t.id, t.last_seq, 'note_added', o.id, ?3, n.author, '[]', {}, \
+             SELECT t.id, t.last_seq, 'note_added', o.id, {COMMIT_TS}, n.author, '[]', {}, \
              json_object('note', json_object('id', n.id, 'orderId', n.order_id, \
              'text', n.text, 'author', n.author, 'createdAt', n.created_at)) \
              FROM tenants t JOIN order_notes n ON n.tenant_id = t.id AND n.id = ?2 \

@@ -11,6 +11,7 @@ use crate::db;
 use crate::domain::{format_timestamp, Role, TenantId, MAX_SHORT};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{self, json_body, json_response, with_header};
+use crate::retention::{self, Retention};
 
 fn str_field<'a>(body: &'a Value, key: &str) -> Option<&'a str> {
     body.get(key).and_then(Value::as_str)
@@ -110,17 +111,10 @@ pub async fn mint_token(req: &mut Request, app: &App, tenant: &str) -> ApiResult
 pub async fn prune_events(req: &mut Request, app: &App) -> ApiResult<Response> {
     require_admin(req, app)?;
     let body = maintenance_body(req).await?;
-    let default = app.var_u64("EVENT_RETENTION_DAYS", 7) * 86_400;
-    let older_than = match body.get("olderThanSeconds") {
-        None | Some(Value::Null) => default,
-        Some(v) => v.as_u64().ok_or_else(|| {
-            ApiError::bad_request("invalid_field", "olderThanSeconds must be a whole number")
-        })?,
-    };
+    let default = Retention::from_env(&app.env).events_secs;
+    let before = retention::cutoff(app.now_ms, older_than(&body, default)?);
     let tenant = optional_tenant(&body)?;
-    let before = format_timestamp(app.now_ms - (older_than as i64) * 1000);
-    let deleted =
-        db::prune_events(&app.db()?, tenant.as_ref().map(TenantId::as_str), &before).await?;
+    let deleted = retention::prune_events(&app.db()?, tenant.as_ref(), &before).await?;
     json_response(200, &json!({ "deleted": deleted, "before": before }))
 }
 
@@ -136,61 +130,14 @@ async fn maintenance_body(req: &mut Request) -> ApiResult<Value> {
     }
 }
 
-/// Activity entries deleted per statement, so one run stays within a request's limits.
-pub const ACTIVITY_PRUNE_BATCH: u32 = 1_000;
-/// Statements per run: the cron catches up on the next run if more is due.
-const ACTIVITY_PRUNE_ROUNDS: u32 = 20;
-
-/// Deletes activity entries older than `older_than_secs`, in bounded batches; returns how many
-/// and the cut-off. Shared by the maintenance route and the scheduled handler.
-pub async fn prune_activity_older_than(
-    app_db: &worker::D1Database,
-    tenant: Option<&TenantId>,
-    now_ms: i64,
-    older_than_secs: u64,
-) -> ApiResult<(u64, String)> {
-    let before = format_timestamp(now_ms - (older_than_secs as i64) * 1000);
-    let mut deleted = 0;
-    for _ in 0..ACTIVITY_PRUNE_ROUNDS {
-        let n = db::activity::prune(
-            app_db,
-            tenant.map(TenantId::as_str),
-            &before,
-            ACTIVITY_PRUNE_BATCH,
-        )
-        .await?;
-        deleted += n;
-        if n < u64::from(ACTIVITY_PRUNE_BATCH) {
-            break;
-        }
-    }
-    Ok((deleted, before))
-}
-
-/// The retention of the activity log, in seconds (`ACTIVITY_RETENTION_DAYS`, default 90).
-pub fn activity_retention_secs(env: &worker::Env) -> u64 {
-    http::var_u64(env, "ACTIVITY_RETENTION_DAYS", 90) * 86_400
-}
-
 /// POST /api/admin/maintenance/prune-activity
 pub async fn prune_activity(req: &mut Request, app: &App) -> ApiResult<Response> {
     require_admin(req, app)?;
     let body = maintenance_body(req).await?;
-    let older_than = match body.get("olderThanSeconds") {
-        None | Some(Value::Null) => activity_retention_secs(&app.env),
-        Some(v) => v
-            .as_u64()
-            .filter(|s| *s <= 100 * 365 * 86_400)
-            .ok_or_else(|| {
-                ApiError::bad_request(
-                    "invalid_field",
-                    "olderThanSeconds must be a whole number of at most 100 years",
-                )
-            })?,
-    };
+    let default = Retention::from_env(&app.env).activity_secs;
+    let before = retention::cutoff(app.now_ms, older_than(&body, default)?);
     let tenant = optional_tenant(&body)?;
-    let (deleted, before) =
-        prune_activity_older_than(&app.db()?, tenant.as_ref(), app.now_ms, older_than).await?;
+    let deleted = retention::prune_activity(&app.db()?, tenant.as_ref(), &before).await?;
     json_response(200, &json!({ "deleted": deleted, "before": before }))
 }
 
@@ -203,5 +150,22 @@ fn optional_tenant(body: &Value) -> ApiResult<Option<TenantId>> {
             "invalid_field",
             "tenantId must be a string",
         )),
+    }
+}
+
+/// `olderThanSeconds` of a maintenance body: a whole number of at most 100 years (a larger one
+/// would reach before the epoch and delete everything).
+fn older_than(body: &Value, default: u64) -> ApiResult<u64> {
+    match body.get("olderThanSeconds") {
+        None | Some(Value::Null) => Ok(default),
+        Some(v) => v
+            .as_u64()
+            .filter(|s| *s <= retention::MAX_AGE_SECS)
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_field",
+                    "olderThanSeconds must be a whole number of at most 100 years",
+                )
+            }),
     }
 }

@@ -6,11 +6,11 @@ use worker::{Request, Response};
 
 use crate::app::App;
 use crate::auth::Caller;
-use crate::db;
 use crate::domain::{normalize_timestamp, Order, TenantId};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{header, json_response, query, query_param};
 use crate::hub_do;
+use crate::{cursor, db};
 
 /// Where a live connection resumes: the `Last-Event-ID` header wins over `?lastEventId=`
 /// (EventSource sends the header itself when it reconnects).
@@ -78,6 +78,14 @@ pub async fn poll(req: &Request, app: &App, tenant: &TenantId) -> ApiResult<Resp
         }
     };
     let poll = db::poll_window(&db, tenant.as_str(), since, POLL_WINDOW, &app.now()).await?;
+    if !cursor::serves(since, poll.oldest, poll.head) {
+        // Changes after `since` were pruned (a deletion among them would be lost), or `since`
+        // was never issued: the client must reload the list and continue from the head.
+        return json_response(
+            200,
+            &json!({ "resync": true, "cursor": poll.head.to_string() }),
+        );
+    }
     let end = since.saturating_add(POLL_WINDOW);
     let more = end < poll.head;
     let cursor = if more { end } else { poll.head };

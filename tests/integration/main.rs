@@ -4,6 +4,7 @@
 
 mod api;
 mod collab;
+mod hardening;
 mod realtime;
 mod support;
 mod webhooks;
@@ -26,6 +27,7 @@ fn main() {
     let mut tests: Vec<Test> = Vec::new();
     tests.extend(api::TESTS);
     tests.extend(collab::TESTS);
+    tests.extend(hardening::TESTS);
     tests.extend(realtime::TESTS);
     tests.extend(webhooks::TESTS);
     tests.extend(websocket::TESTS);

@@ -143,6 +143,7 @@ impl Server {
     pub fn client(&self) -> Client {
         Client {
             port: self.port,
+            state: self.state.clone(),
             admin_token: self.admin_token.clone(),
             auth_secret: self.auth_secret.clone(),
             webhook_secret: self.webhook_secret.clone(),
@@ -227,12 +228,33 @@ fn read_chunk(reader: &mut BufReader<TcpStream>) -> std::io::Result<Option<Vec<u
 #[derive(Clone)]
 pub struct Client {
     pub port: u16,
+    /// The Worker's local state (`--persist-to`), for tests that reach into D1 directly.
+    pub state: PathBuf,
     pub admin_token: String,
     pub auth_secret: String,
     pub webhook_secret: String,
 }
 
 static NONCE: AtomicU64 = AtomicU64::new(0);
+
+impl Client {
+    /// Runs SQL on the Worker's local D1 behind its back (e.g. an event whose publish was lost).
+    pub fn d1_execute(&self, sql: &str) {
+        let out = Command::new("node_modules/.bin/wrangler")
+            .args(["d1", "execute", "DB", "--local", "--persist-to"])
+            .arg(&self.state)
+            .args(["--command", sql])
+            .env("WRANGLER_SEND_METRICS", "false")
+            .stdin(Stdio::null())
+            .output()
+            .expect("wrangler d1 execute");
+        assert!(
+            out.status.success(),
+            "d1 execute failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
 
 /// A fresh, unique tenant id for one test.
 pub fn unique(prefix: &str) -> String {

@@ -1,0 +1,180 @@
+//! Issue 10: hardening — no lost or resurrected data, bounded retention, the lost-publish
+//! repair, monotonic event times.
+
+use std::thread;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::support::{secs, Client, Resume, Tenant, HEARTBEAT_SECONDS};
+
+pub const TESTS: &[crate::Test] = &[
+    (
+        "polling_past_pruned_changes_answers_resync_instead_of_losing_a_deletion",
+        polling_past_pruned_changes_answers_resync_instead_of_losing_a_deletion,
+    ),
+    (
+        "a_lost_publish_reaches_live_subscribers_by_the_next_heartbeat",
+        a_lost_publish_reaches_live_subscribers_by_the_next_heartbeat,
+    ),
+    (
+        "pruning_refuses_an_age_that_would_wrap_and_the_cron_prunes",
+        pruning_refuses_an_age_that_would_wrap_and_the_cron_prunes,
+    ),
+    (
+        "event_times_grow_with_their_ids_under_concurrent_writers",
+        event_times_grow_with_their_ids_under_concurrent_writers,
+    ),
+];
+
+fn id_of(order: &Value) -> String {
+    order["id"].as_str().unwrap_or_default().to_string()
+}
+
+fn head(t: &Tenant) -> u64 {
+    t.poll("0")["cursor"]
+        .as_str()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+fn prune_now(c: &Client, t: &Tenant) {
+    thread::sleep(Duration::from_millis(20));
+    let r = c.admin(
+        "POST",
+        "/api/admin/maintenance/prune-events",
+        json!({"olderThanSeconds": 0, "tenantId": t.id}),
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+}
+
+fn polling_past_pruned_changes_answers_resync_instead_of_losing_a_deletion(c: &Client) {
+    let t = c.tenant("poll-resync");
+    let a = id_of(&t.create_order("Ada"));
+    t.create_order("Bea");
+    let since = head(&t).to_string();
+    let first = t.poll(&since);
+    assert_eq!(first["resync"], Value::Null, "an ordinary answer");
+    assert_eq!(t.delete(&a).status, 204);
+    prune_now(c, &t);
+    let after = t.poll(&since);
+    assert_eq!(
+        after["resync"], true,
+        "the deletion is gone from the log: {after}"
+    );
+    assert_eq!(after["cursor"], head(&t).to_string());
+    assert!(after.get("orders").is_none());
+    // At the head nothing was lost: an ordinary (empty) answer.
+    let at_head = t.poll(&head(&t).to_string());
+    assert_eq!(
+        (at_head["resync"].clone(), at_head["orders"].clone()),
+        (Value::Null, json!([]))
+    );
+    // An id never issued, and a time older than what is retained.
+    assert_eq!(t.poll("999999")["resync"], true);
+    assert_eq!(t.poll("2000-01-01T00:00:00Z")["resync"], true);
+}
+
+fn a_lost_publish_reaches_live_subscribers_by_the_next_heartbeat(c: &Client) {
+    let t = c.tenant("lost-publish");
+    let id = id_of(&t.create_order("Ada"));
+    let live = t.subscribe(Resume::Live);
+    thread::sleep(Duration::from_millis(300));
+    let before = head(&t);
+    // A change committed whose publish never reached the hub.
+    c.d1_execute(&format!(
+        "UPDATE tenants SET last_seq = last_seq + 1 WHERE id = '{tid}'; \
+         INSERT INTO events (tenant_id, seq, type, order_id, ts, updated_by, changes, order_json) \
+         SELECT id, last_seq, 'order_updated', '{id}', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), \
+         'ghost-writer', '[\"notes\"]', NULL FROM tenants WHERE id = '{tid}';",
+        tid = t.id
+    ));
+    // A resuming subscriber teaches the hub the new head before anyone publishes again.
+    let resuming = t.subscribe(Resume::Header(before.to_string()));
+    let (rid, _, _) = resuming
+        .next_event(secs(5))
+        .expect("the resuming one reads the log");
+    assert_eq!(rid, (before + 1).to_string());
+    // The live subscriber gets it too, without waiting for another write.
+    let (lid, kind, data) = live
+        .next_event(secs(HEARTBEAT_SECONDS * 3 + 2))
+        .expect("the live subscriber is filled from the log");
+    assert_eq!(
+        (lid, kind),
+        ((before + 1).to_string(), "order_updated".to_string())
+    );
+    assert_eq!(data["updatedBy"], "ghost-writer");
+}
+
+fn pruning_refuses_an_age_that_would_wrap_and_the_cron_prunes(c: &Client) {
+    let t = c.tenant("prune-wrap");
+    t.create_order("Ada");
+    for huge in [
+        json!(1_000_000_000_000_000u64),
+        json!(u64::MAX),
+        json!(-1),
+        json!("1"),
+    ] {
+        let r = c.admin(
+            "POST",
+            "/api/admin/maintenance/prune-events",
+            json!({"olderThanSeconds": huge}),
+        );
+        assert_eq!(r.status, 400, "{huge}");
+    }
+    assert_eq!(head(&t), 1);
+    assert_eq!(
+        t.poll("0")["orders"].as_array().map(Vec::len),
+        Some(1),
+        "nothing was deleted"
+    );
+    let r = c
+        .request("GET", "/__scheduled?cron=*/30+*+*+*+*", None, &[], None)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        t.poll("0")["orders"].as_array().map(Vec::len),
+        Some(1),
+        "within retention"
+    );
+}
+
+fn event_times_grow_with_their_ids_under_concurrent_writers(c: &Client) {
+    let t = c.tenant("monotonic");
+    let orders: Vec<String> = (0..4)
+        .map(|i| id_of(&t.create_order(&format!("C{i}"))))
+        .collect();
+    let sub = t.subscribe(Resume::Header("0".into()));
+    let writers: Vec<_> = (0..20)
+        .map(|i| {
+            let (client, path, token) = (
+                t.client.clone(),
+                t.path(&format!("/orders/{}", orders[i % orders.len()])),
+                t.florist.clone(),
+            );
+            thread::spawn(move || {
+                client
+                    .call(
+                        "PUT",
+                        &path,
+                        Some(&token),
+                        Some(json!({"notes": format!("n{i}")})),
+                    )
+                    .status
+            })
+        })
+        .collect();
+    for w in writers {
+        assert_eq!(w.join().ok(), Some(200));
+    }
+    let events = sub.events(24, secs(10));
+    let times: Vec<&str> = events
+        .iter()
+        .filter_map(|(_, _, e)| e["timestamp"].as_str())
+        .collect();
+    assert_eq!(times.len(), 24);
+    assert!(
+        times.windows(2).all(|w| w[0] <= w[1]),
+        "timestamps follow the ids: {times:?}"
+    );
+}
