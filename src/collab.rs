@@ -342,6 +342,7 @@ mod tests {
             card_message: None,
             shopify_note: None,
             shopify_updated_at: None,
+            shopify_triggered_at: None,
             version: 7,
             created_at: "2026-11-24T10:00:00.000Z".into(),
             updated_at: "2026-11-24T10:05:00.000Z".into(),

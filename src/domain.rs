@@ -125,6 +125,9 @@ pub struct Order {
     /// Shopify's `updated_at` of the last webhook applied (stale retries are refused by it).
     #[serde(skip)]
     pub shopify_updated_at: Option<String>,
+    /// `X-Shopify-Triggered-At` of the webhook last applied (breaks `updated_at` ties).
+    #[serde(skip)]
+    pub shopify_triggered_at: Option<String>,
     pub version: i64,
     pub created_at: String,
     pub updated_at: String,
@@ -405,6 +408,7 @@ mod tests {
             card_message: None,
             shopify_note: None,
             shopify_updated_at: None,
+            shopify_triggered_at: None,
             version: 1,
             created_at: "2026-11-24T10:00:00.000Z".into(),
             updated_at: "2026-11-24T10:00:00.000Z".into(),

@@ -14,7 +14,8 @@ pub const BATCH: u32 = 1_000;
 const ROUNDS: u32 = 20;
 /// Longest `olderThanSeconds` accepted (larger would wrap the clock).
 pub const MAX_AGE_SECS: u64 = 100 * 365 * 86_400;
-/// Webhook delivery records are kept while Shopify may retry (48 h), with a margin.
+/// Webhook delivery records are kept while Shopify may retry (48 h), with a margin; deliveries
+/// parked for an unknown shop as long.
 pub const WEBHOOK_RECORD_SECS: u64 = 7 * 86_400;
 
 /// The cut-off `older_than_secs` before `now_ms`.
@@ -59,7 +60,9 @@ pub async fn prune_activity(
 }
 
 pub async fn prune_webhook_records(db: &D1Database, before: &str) -> ApiResult<u64> {
-    drain(|| db::prune_webhook_records(db, before, BATCH)).await
+    let records = drain(|| db::prune_webhook_records(db, before, BATCH)).await?;
+    let parked = drain(|| db::prune_parked(db, before, BATCH)).await?;
+    Ok(records + parked)
 }
 
 /// Everything the cron prunes, with each part's retention in seconds.

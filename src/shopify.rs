@@ -168,6 +168,9 @@ pub struct ShopifyOrder {
     pub updated_at: Option<String>,
     /// `cancelled_at` is set.
     pub cancelled: bool,
+    /// The delivery's `X-Shopify-Triggered-At` (set by the shell from the header): breaks a tie
+    /// between two payloads with the same `updated_at`.
+    pub triggered_at: Option<String>,
 }
 
 /// Why a payload with a valid signature cannot be used (answer 400).
@@ -228,12 +231,31 @@ pub fn parse_order(raw_body: &[u8]) -> Result<ShopifyOrder, MapError> {
         items,
         updated_at,
         cancelled,
+        triggered_at: None,
     })
 }
 
-/// The order id of an `orders/delete` body, which is just `{"id": 450789469}`.
+/// Fields only a full order carries: an `orders/delete` body with any of them is an order body
+/// replayed under the wrong topic.
+const ORDER_ONLY_FIELDS: [&str; 7] = [
+    "line_items",
+    "created_at",
+    "customer",
+    "email",
+    "name",
+    "order_number",
+    "total_price",
+];
+
+/// The order id of an `orders/delete` body, which is just `{"id": 450789469}` (Shopify may add
+/// `admin_graphql_api_id`); a full order body is refused.
 pub fn parse_deleted_id(raw_body: &[u8]) -> Result<String, MapError> {
     let body = parse_object(raw_body)?;
+    if let Some(field) = ORDER_ONLY_FIELDS.iter().find(|f| body.contains_key(**f)) {
+        return Err(malformed(format!(
+            "an orders/delete body carries only the order id, not {field}"
+        )));
+    }
     positive_id(body.get("id"), "id")
 }
 
@@ -257,7 +279,11 @@ pub struct StoredShopifyFields {
     pub items: Vec<Item>,
     /// The `updated_at` of the last payload applied, as [`ShopifyOrder::updated_at`].
     pub shopify_updated_at: Option<String>,
+    /// The `X-Shopify-Triggered-At` of the last payload applied.
+    pub shopify_triggered_at: Option<String>,
     pub status_is_cancelled: bool,
+    /// A delivered order is never cancelled by Shopify (the refusal is logged instead).
+    pub status_is_delivered: bool,
 }
 
 impl From<&ShopifyOrder> for StoredShopifyFields {
@@ -272,7 +298,9 @@ impl From<&ShopifyOrder> for StoredShopifyFields {
             shopify_note: order.shopify_note.clone(),
             items: order.items.clone(),
             shopify_updated_at: order.updated_at.clone(),
+            shopify_triggered_at: order.triggered_at.clone(),
             status_is_cancelled: order.cancelled,
+            status_is_delivered: false,
         }
     }
 }
@@ -293,6 +321,9 @@ pub enum UpdateDecision {
         changes: Vec<&'static str>,
         cancel: bool,
     },
+    /// The payload cancels an order that was already delivered: the cancellation is refused
+    /// (and logged); `changes` are the other Shopify fields to write (maybe none).
+    CancelRefused { changes: Vec<&'static str> },
 }
 
 /// Decides what `incoming` does to `stored`. Only Shopify-owned fields are compared; `status`
@@ -304,8 +335,19 @@ pub fn diff_update(
 ) -> UpdateDecision {
     if let (Some(stored_at), Some(incoming_at)) = (&stored.shopify_updated_at, &incoming.updated_at)
     {
-        if is_older(incoming_at, stored_at) {
-            return UpdateDecision::Stale;
+        match compare_instants(incoming_at, stored_at) {
+            std::cmp::Ordering::Less => return UpdateDecision::Stale,
+            // The same instant is not newer, unless the trigger time says it is.
+            std::cmp::Ordering::Equal => {
+                let newer = matches!(
+                    (&incoming.triggered_at, &stored.shopify_triggered_at),
+                    (Some(i), Some(s)) if compare_instants(i, s).is_gt()
+                );
+                if !newer {
+                    return UpdateDecision::Stale;
+                }
+            }
+            std::cmp::Ordering::Greater => {}
         }
     }
     let mut changes = Vec::new();
@@ -331,6 +373,9 @@ pub fn diff_update(
         changes.push("items");
     }
     let cancel = (incoming.cancelled || is_cancel_topic) && !stored.status_is_cancelled;
+    if cancel && stored.status_is_delivered {
+        return UpdateDecision::CancelRefused { changes };
+    }
     if cancel {
         changes.push("status");
     }
@@ -342,13 +387,13 @@ pub fn diff_update(
 }
 
 /// Compares as instants when both parse as RFC 3339 (whatever their offsets), else as strings.
-fn is_older(incoming: &str, stored: &str) -> bool {
+fn compare_instants(a: &str, b: &str) -> std::cmp::Ordering {
     match (
-        DateTime::parse_from_rfc3339(incoming),
-        DateTime::parse_from_rfc3339(stored),
+        DateTime::parse_from_rfc3339(a),
+        DateTime::parse_from_rfc3339(b),
     ) {
-        (Ok(incoming), Ok(stored)) => incoming < stored,
-        _ => incoming < stored,
+        (Ok(a), Ok(b)) => a.cmp(&b),
+        _ => a.cmp(b),
     }
 }
 
@@ -799,6 +844,7 @@ mod tests {
                 items: vec![item("Pink Rose Bouquet", 1), item("Greeting card", 1)],
                 updated_at: Some("2026-11-24T14:15:00.000Z".to_owned()),
                 cancelled: false,
+                triggered_at: None,
             }
         );
     }
@@ -821,6 +867,7 @@ mod tests {
                 items: vec![item("Pink Rose Bouquet", 2), item("Greeting card", 1)],
                 updated_at: Some("2026-11-24T16:40:00.000Z".to_owned()),
                 cancelled: false,
+                triggered_at: None,
             }
         );
     }
@@ -1299,11 +1346,55 @@ mod tests {
     }
 
     #[test]
-    fn same_payload_again_is_no_change() {
+    fn same_payload_again_is_stale() {
         assert_eq!(
             diff_update(&stored_from(UPDATED), &parsed(UPDATED), false),
-            UpdateDecision::NoChange
+            UpdateDecision::Stale
         );
+    }
+
+    #[test]
+    fn a_same_instant_tie_is_newer_only_by_its_trigger_time() {
+        let mut stored = stored_from(CREATE);
+        let mut incoming = parsed(UPDATED);
+        stored.shopify_updated_at = incoming.updated_at.clone();
+        assert_eq!(
+            diff_update(&stored, &incoming, false),
+            UpdateDecision::Stale
+        );
+        stored.shopify_triggered_at = Some("2026-11-24T16:40:00.100Z".into());
+        incoming.triggered_at = Some("2026-11-24T16:40:00.050Z".into());
+        assert_eq!(
+            diff_update(&stored, &incoming, false),
+            UpdateDecision::Stale
+        );
+        incoming.triggered_at = Some("2026-11-24T16:40:00.200Z".into());
+        assert!(matches!(
+            diff_update(&stored, &incoming, false),
+            UpdateDecision::Apply { .. }
+        ));
+    }
+
+    #[test]
+    fn a_delivered_order_is_never_cancelled_by_shopify() {
+        let mut stored = stored_from(UPDATED);
+        stored.status_is_delivered = true;
+        let mut later = parsed(CANCELLED);
+        later.updated_at = Some("2026-11-25T10:00:00.000Z".into());
+        assert!(matches!(
+            diff_update(&stored, &later, true),
+            UpdateDecision::CancelRefused { changes } if !changes.contains(&"status")
+        ));
+    }
+
+    #[test]
+    fn a_full_order_body_is_not_a_deletion() {
+        assert_eq!(
+            parse_deleted_id(br#"{"id": 450789469}"#).unwrap(),
+            "450789469"
+        );
+        assert!(parse_deleted_id(CREATE).is_err());
+        assert!(parse_deleted_id(br#"{"id": 1, "line_items": []}"#).is_err());
     }
 
     #[test]
@@ -1371,7 +1462,9 @@ mod tests {
 
     #[test]
     fn cancel_topic_cancels_even_without_cancelled_at() {
-        let decision = diff_update(&stored_from(UPDATED), &parsed(UPDATED), true);
+        let mut later = parsed(UPDATED);
+        later.updated_at = Some("2026-11-25T10:00:00.000Z".into());
+        let decision = diff_update(&stored_from(UPDATED), &later, true);
         assert_eq!(
             decision,
             UpdateDecision::Apply {
@@ -1383,8 +1476,10 @@ mod tests {
 
     #[test]
     fn already_cancelled_order_is_not_cancelled_again() {
+        let mut again = parsed(CANCELLED);
+        again.updated_at = Some("2026-11-26T10:00:00.000Z".into());
         assert_eq!(
-            diff_update(&stored_from(CANCELLED), &parsed(CANCELLED), true),
+            diff_update(&stored_from(CANCELLED), &again, true),
             UpdateDecision::NoChange
         );
     }
@@ -1415,6 +1510,7 @@ mod tests {
             items: vec![],
             updated_at: Some("2026-11-24T20:00:00.000Z".to_owned()),
             cancelled: false,
+            triggered_at: None,
         };
         assert_eq!(
             diff_update(&stored, &incoming, false),

@@ -17,7 +17,7 @@ pub struct Page {
 
 #[derive(serde::Deserialize)]
 struct Row {
-    seq: f64,
+    id: f64,
     entry: String,
 }
 
@@ -25,11 +25,11 @@ struct Row {
 pub async fn page(db: &D1Database, tenant: &str, q: &ActivityPage) -> ApiResult<Page> {
     let rows = stmt(
         db,
-        "SELECT seq, json_object('seq', CAST(seq AS TEXT), 'at', at, 'actor', actor, \
-         'source', source, 'action', action, 'orderId', order_id, \
+        "SELECT id, json_object('seq', CAST(id AS TEXT), 'eventId', CAST(seq AS TEXT), \
+         'at', at, 'actor', actor, 'source', source, 'action', action, 'orderId', order_id, \
          'changes', json(changes)) AS entry FROM activity \
          WHERE tenant_id = ?1 AND (?2 IS NULL OR order_id = ?2) AND (?3 IS NULL OR actor = ?3) \
-         AND seq < ?4 ORDER BY seq DESC LIMIT ?5",
+         AND id < ?4 ORDER BY id DESC LIMIT ?5",
         &[
             text(tenant),
             opt_text(q.order_id.as_deref()),
@@ -45,7 +45,7 @@ pub async fn page(db: &D1Database, tenant: &str, q: &ActivityPage) -> ApiResult<
     let mut entries = Vec::with_capacity(rows.len().min(q.limit as usize));
     let mut last = None;
     for row in rows.into_iter().take(q.limit as usize) {
-        last = Some(row.seq as u64);
+        last = Some(row.id as u64);
         entries.push(serde_json::from_str(&row.entry)?);
     }
     Ok(Page {
@@ -64,9 +64,8 @@ pub async fn prune(
 ) -> ApiResult<u64> {
     let result = stmt(
         db,
-        "DELETE FROM activity WHERE (tenant_id, seq) IN \
-         (SELECT tenant_id, seq FROM activity WHERE at < ?1 AND (?3 IS NULL OR tenant_id = ?3) \
-         LIMIT ?2)",
+        "DELETE FROM activity WHERE id IN \
+         (SELECT id FROM activity WHERE at < ?1 AND (?3 IS NULL OR tenant_id = ?3) LIMIT ?2)",
         &[text(before), num(i64::from(limit)), opt_text(tenant)],
     )?
     .run()

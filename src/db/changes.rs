@@ -227,9 +227,9 @@ pub async fn create_order(
          customer_email, delivery_date, items, status, assigned_to, notes, card_message, \
          shopify_note, shopify_updated_at, version, created_at, updated_at, updated_by, \
          status_v, status_by, status_at, assigned_to_v, assigned_to_by, assigned_to_at, \
-         notes_v, notes_by, notes_at) \
+         notes_v, notes_by, notes_at, shopify_triggered_at) \
          SELECT ?1, ?2, COALESCE(?3, 'M-' || manual_counter), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, \
-         ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, 1, ?19, ?17, 1, ?19, ?17, 1, ?19, ?17 \
+         ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, 1, ?19, ?17, 1, ?19, ?17, 1, ?19, ?17, ?20 \
          FROM tenants WHERE id = ?1",
         &[
             text(tenant),
@@ -251,6 +251,7 @@ pub async fn create_order(
             text(&order.created_at),
             text(&order.updated_at),
             text(&order.updated_by),
+            opt_text(order.shopify_triggered_at.as_deref()),
         ],
     )?);
     batch.push(bump_seq(db, tenant)?);
@@ -411,6 +412,8 @@ pub struct ShopifyWrite<'a> {
     pub changes: &'a [&'a str],
     /// `{"field":{"from","to"}}` for the activity log.
     pub activity: &'a Value,
+    /// Shopify asked to cancel a delivered order: refused, and logged as such.
+    pub cancel_refused: bool,
 }
 
 /// Writes Shopify's fields of an order. Florists' concurrent writes never make it fail: only a
@@ -443,13 +446,14 @@ pub async fn update_shopify_order(
             text(&s.activity.to_string()),
         ],
     )?);
-    let cancels = "(?12 = 1 AND status <> 'cancelled')";
+    // A delivered order is never cancelled by Shopify (checked on the current status).
+    let cancels = "(?12 = 1 AND status NOT IN ('cancelled', 'delivered'))";
     batch.push(stmt(
         db,
         &format!(
             "UPDATE orders SET order_number = ?4, customer_name = ?5, customer_email = ?6, \
              delivery_date = ?7, items = ?8, card_message = ?9, shopify_note = ?10, \
-             shopify_updated_at = ?11, \
+             shopify_updated_at = ?11, shopify_triggered_at = ?15, \
              status = CASE WHEN {cancels} THEN 'cancelled' ELSE status END, \
              status_v = CASE WHEN {cancels} THEN version + 1 ELSE status_v END, \
              status_by = CASE WHEN {cancels} THEN ?14 ELSE status_by END, \
@@ -471,6 +475,7 @@ pub async fn update_shopify_order(
             flag(s.cancel),
             text(w.now),
             text(w.user),
+            opt_text(o.shopify_triggered_at.as_deref()),
         ],
     )?);
     batch.push(bump_seq(db, w.tenant)?);
@@ -492,6 +497,11 @@ pub async fn update_shopify_order(
         ],
     )?);
     batch.extend(then);
+    if s.cancel_refused {
+        // Logged with the change (guarded by the statement before it: the event, or the
+        // delivery record that follows it).
+        batch.push(super::cancel_refused(db, w.tenant, &o.id, w.now, true)?);
+    }
     batch.push_snapshot(snapshot(db, w.tenant, &o.id)?);
     batch.run(db, w.now).await
 }
@@ -530,6 +540,17 @@ pub async fn delete_order(
              WHERE t.id = ?1 AND {}",
             source_sql(w.source)?,
             allowed("o.")
+        ),
+        &args,
+    )?);
+    // A Shopify order deleted here never comes back from a later webhook.
+    batch.push(stmt(
+        db,
+        &format!(
+            "INSERT OR IGNORE INTO shopify_tombstones (tenant_id, shopify_order_id, deleted_at) \
+             SELECT tenant_id, shopify_order_id, ?3 FROM orders WHERE {} \
+             AND shopify_order_id IS NOT NULL",
+            allowed("")
         ),
         &args,
     )?);

@@ -135,7 +135,8 @@ const ORDER_COLUMNS: &str = "id, order_number, source, shopify_order_id, custome
      customer_email, delivery_date, items, status, assigned_to, notes, card_message, \
      shopify_note, shopify_updated_at, version, created_at, updated_at, updated_by, \
      lock_holder, lock_acquired_at, lock_expires_at, lock_version, status_v, status_by, status_at, \
-     assigned_to_v, assigned_to_by, assigned_to_at, notes_v, notes_by, notes_at";
+     assigned_to_v, assigned_to_by, assigned_to_at, notes_v, notes_by, notes_at, \
+     shopify_triggered_at";
 
 #[derive(Debug, Deserialize)]
 struct OrderRow {
@@ -170,6 +171,7 @@ struct OrderRow {
     notes_v: f64,
     notes_by: Option<String>,
     notes_at: Option<String>,
+    shopify_triggered_at: Option<String>,
 }
 
 impl OrderRow {
@@ -220,6 +222,7 @@ impl OrderRow {
             card_message: self.card_message,
             shopify_note: self.shopify_note,
             shopify_updated_at: self.shopify_updated_at,
+            shopify_triggered_at: self.shopify_triggered_at,
             version: self.version as i64,
             created_at: self.created_at,
             updated_at: self.updated_at,
@@ -567,12 +570,19 @@ pub fn note_shopify_updated_at(
     tenant: &str,
     order_id: &str,
     updated_at: &str,
+    triggered_at: Option<&str>,
 ) -> ApiResult<D1PreparedStatement> {
     stmt(
         db,
-        "UPDATE orders SET shopify_updated_at = ?3 WHERE tenant_id = ?1 AND id = ?2 \
+        "UPDATE orders SET shopify_updated_at = ?3, shopify_triggered_at = ?4 \
+         WHERE tenant_id = ?1 AND id = ?2 \
          AND (shopify_updated_at IS NULL OR shopify_updated_at < ?3)",
-        &[text(tenant), text(order_id), text(updated_at)],
+        &[
+            text(tenant),
+            text(order_id),
+            text(updated_at),
+            opt_text(triggered_at),
+        ],
     )
 }
 
@@ -592,4 +602,155 @@ pub async fn order_exists(db: &D1Database, tenant: &str, id: &str) -> ApiResult<
     .first::<f64>(Some("found"))
     .await?
     .is_some())
+}
+
+/// Was this Shopify order deleted here (by Shopify or a manager)? Then no webhook brings it back.
+pub async fn is_tombstoned(db: &D1Database, tenant: &str, shopify_id: &str) -> ApiResult<bool> {
+    Ok(stmt(
+        db,
+        "SELECT 1 AS found FROM shopify_tombstones WHERE tenant_id = ?1 AND shopify_order_id = ?2",
+        &[text(tenant), text(shopify_id)],
+    )?
+    .first::<f64>(Some("found"))
+    .await?
+    .is_some())
+}
+
+/// The statement that remembers a Shopify order as deleted (for a deletion that arrives before
+/// its order, too).
+pub fn tombstone(
+    db: &D1Database,
+    tenant: &str,
+    shopify_id: &str,
+    now: &str,
+) -> ApiResult<D1PreparedStatement> {
+    stmt(
+        db,
+        "INSERT OR IGNORE INTO shopify_tombstones (tenant_id, shopify_order_id, deleted_at) \
+         VALUES (?1, ?2, ?3)",
+        &[text(tenant), text(shopify_id), text(now)],
+    )
+}
+
+/// The statement that logs a refused Shopify cancellation of a delivered order (an activity
+/// entry that is no event: nothing others see changed).
+/// With `after_change`, only if the statement before it in the batch wrote a row.
+pub fn cancel_refused(
+    db: &D1Database,
+    tenant: &str,
+    order_id: &str,
+    now: &str,
+    after_change: bool,
+) -> ApiResult<D1PreparedStatement> {
+    let guard = if after_change {
+        " WHERE changes() = 1"
+    } else {
+        ""
+    };
+    stmt(
+        db,
+        &format!(
+            "INSERT INTO activity (tenant_id, seq, at, actor, source, action, order_id, changes) \
+             SELECT ?1, NULL, ?3, 'shopify', 'shopify', 'cancel_refused', ?2, \
+             json_object('status', json_object('from', 'delivered', 'to', 'cancelled')){guard}"
+        ),
+        &[text(tenant), text(order_id), text(now)],
+    )
+}
+
+/// A webhook delivery kept for a shop no tenant is connected to yet.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Parked {
+    pub id: f64,
+    pub topic: String,
+    pub dedupe_key: String,
+    pub webhook_id: String,
+    pub triggered_at: Option<String>,
+    pub body: String,
+}
+
+/// Most deliveries kept per unknown shop (each up to 1 MiB; Shopify retries what is refused).
+pub const MAX_PARKED_PER_SHOP: u64 = 1_000;
+
+/// Keeps a delivery for an unknown shop. `Ok(false)` when that shop already has
+/// [`MAX_PARKED_PER_SHOP`] waiting. A repeated dedupe key is kept once.
+#[allow(clippy::too_many_arguments)]
+pub async fn park_webhook(
+    db: &D1Database,
+    shop: &str,
+    topic: &str,
+    dedupe_key: &str,
+    webhook_id: &str,
+    triggered_at: Option<&str>,
+    body: &str,
+    now: &str,
+) -> ApiResult<bool> {
+    let result = stmt(
+        db,
+        "INSERT OR IGNORE INTO shopify_parked \
+         (shop_domain, topic, dedupe_key, webhook_id, triggered_at, body, received_at) \
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 \
+         WHERE (SELECT COUNT(*) FROM shopify_parked WHERE shop_domain = ?1) < ?8",
+        &[
+            text(shop),
+            text(topic),
+            text(dedupe_key),
+            text(webhook_id),
+            opt_text(triggered_at),
+            text(body),
+            text(now),
+            num(MAX_PARKED_PER_SHOP as i64),
+        ],
+    )?
+    .run()
+    .await?;
+    if changed_rows(&result) == 1 {
+        return Ok(true);
+    }
+    // Nothing inserted: a duplicate of one already kept is fine, a full shop is not.
+    let kept = stmt(
+        db,
+        "SELECT 1 AS found FROM shopify_parked WHERE dedupe_key = ?1",
+        &[text(dedupe_key)],
+    )?
+    .first::<f64>(Some("found"))
+    .await?;
+    Ok(kept.is_some())
+}
+
+/// The deliveries kept for `shop`, oldest first, at most `limit`.
+pub async fn parked_for(db: &D1Database, shop: &str, limit: u32) -> ApiResult<Vec<Parked>> {
+    Ok(stmt(
+        db,
+        "SELECT id, topic, dedupe_key, webhook_id, triggered_at, body FROM shopify_parked \
+         WHERE shop_domain = ?1 ORDER BY id LIMIT ?2",
+        &[text(shop), num(i64::from(limit))],
+    )?
+    .all()
+    .await?
+    .results::<Parked>()?)
+}
+
+pub async fn unpark(db: &D1Database, id: f64) -> ApiResult<()> {
+    stmt(
+        db,
+        "DELETE FROM shopify_parked WHERE id = ?1",
+        &[JsValue::from_f64(id)],
+    )?
+    .run()
+    .await?;
+    Ok(())
+}
+
+/// Deletes up to `limit` parked deliveries received before `before`.
+pub async fn prune_parked(db: &D1Database, before: &str, limit: u32) -> ApiResult<u64> {
+    let result = stmt(
+        db,
+        "DELETE FROM shopify_parked WHERE id IN \
+         (SELECT id FROM shopify_parked WHERE received_at < ?1 LIMIT ?2)",
+        &[text(before), num(i64::from(limit))],
+    )?
+    .run()
+    .await?;
+    Ok(changed_rows(&result))
 }

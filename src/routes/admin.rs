@@ -39,7 +39,12 @@ pub async fn create_tenant(req: &mut Request, app: &App) -> ApiResult<Response> 
         }
     };
     let tenant = db::insert_tenant(&app.db()?, &id, name, domain.as_deref(), &app.now()).await?;
-    let resp = json_response(201, &tenant.to_json())?;
+    let mut body = tenant.to_json();
+    if let Some(domain) = &domain {
+        // Orders Shopify sent before the shop was connected arrive now.
+        body["replayedWebhooks"] = json!(super::webhooks::replay_parked(app, &id, domain).await?);
+    }
+    let resp = json_response(201, &body)?;
     with_header(resp, "location", &format!("/api/tenants/{id}"))
 }
 

@@ -8,7 +8,7 @@ use crate::app::App;
 use crate::auth::Caller;
 use crate::collab::{self, Precondition, Refusal};
 use crate::db::{self, ListQuery, OrderWrite};
-use crate::domain::{NewOrder, Order, OrderLock, OrderPatch, OrderStatus, TenantId};
+use crate::domain::{NewOrder, Order, OrderLock, OrderPatch, OrderStatus, Role, TenantId};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{header, json_body, json_response, query, query_param, with_header};
 use crate::{commit, cursor};
@@ -84,6 +84,7 @@ pub async fn create(
         card_message: new.card_message,
         shopify_note: None,
         shopify_updated_at: None,
+        shopify_triggered_at: None,
         version: 1,
         created_at: now.clone(),
         updated_at: now,
@@ -118,6 +119,12 @@ pub async fn update(
     let pre = collab::parse_if_match(header(req, "if-match").as_deref())?;
     let body = json_body(req).await?;
     let patch = OrderPatch::try_from(&body)?;
+    if patch.status == Some(OrderStatus::Cancelled) && caller.role != Role::Manager {
+        // Cancelling is final: a manager's decision.
+        return Err(ApiError::Forbidden(
+            "only a manager can cancel an order".into(),
+        ));
+    }
     let now = app.now();
     let w = board_write(tenant, caller, &now);
     let db = app.db()?;

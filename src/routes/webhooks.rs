@@ -2,12 +2,19 @@
 //! parts (HMAC, mapping, the update decision) are in [`crate::shopify`]; this is the shell.
 //!
 //! Answers, chosen for Shopify's delivery rules (it retries any non-2xx for up to 48 hours,
-//! then removes the subscription):
-//! - bad or missing signature → 401; nothing stored.
-//! - unknown shop (`X-Shopify-Shop-Domain` matches no tenant) → 404 `unknown_shop`: Shopify keeps
-//!   retrying, so orders placed while a shop is being onboarded arrive once its tenant exists,
-//!   and a shop that never gets a tenant has its subscription removed by Shopify in the end.
-//! - repeated `X-Shopify-Webhook-Id` → 200 `duplicate`, no change, no event.
+//! then may remove the subscription):
+//! - no signature → 401 before the body is read; a bad signature → 401; nothing stored.
+//! - unknown shop (`X-Shopify-Shop-Domain` matches no tenant) → 200 `parked`: the delivery is
+//!   kept 7 days and replayed when that shop's tenant is created (a 404 would make Shopify give
+//!   up on a shop that is being onboarded).
+//! - a repeated delivery (same shop and `X-Shopify-Event-Id`, else `X-Shopify-Webhook-Id`) →
+//!   200 `duplicate`, no change, no event.
+//! - a Shopify order deleted here (by Shopify or a manager) → 200 `deleted_earlier` for every
+//!   later delivery about it: nothing comes back.
+//! - `orders/create` never overwrites an order that exists → 200 `unchanged`.
+//! - a payload older than the stored one, or of the same instant without a later
+//!   `X-Shopify-Triggered-At` → 200 `stale`.
+//! - a cancellation of a delivered order is refused and logged in the activity log.
 //! - other topics → 200 `ignored` (logged).
 
 use serde_json::{json, Value};
@@ -15,7 +22,7 @@ use worker::{Request, Response};
 
 use crate::app::App;
 use crate::db::{changes::ShopifyWrite, OrderWrite};
-use crate::domain::{Item, Order, OrderStatus, TenantId};
+use crate::domain::{normalize_timestamp, Item, Order, OrderStatus, TenantId};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{header, json_response, read_body};
 use crate::shopify::{self, ShopifyOrder, StoredShopifyFields, Topic, UpdateDecision};
@@ -26,6 +33,18 @@ const SHOPIFY_USER: &str = "shopify";
 /// Re-reads after losing a race with another delivery for the same Shopify order (florists'
 /// concurrent writes never make a webhook retry).
 const MAX_ATTEMPTS: usize = 8;
+/// Parked deliveries replayed when a shop's tenant is created (the rest wait for the next).
+const REPLAY_LIMIT: u32 = 200;
+
+/// One delivery, as the shell needs it.
+struct Delivery {
+    tenant: TenantId,
+    /// What makes two deliveries the same: the shop and Shopify's event id (else webhook id).
+    dedupe_key: String,
+    topic: Topic,
+    /// `X-Shopify-Triggered-At`, normalized.
+    triggered_at: Option<String>,
+}
 
 /// A change made by Shopify.
 fn shopify_write<'a>(d: &'a Delivery, now: &'a str) -> OrderWrite<'a> {
@@ -51,12 +70,6 @@ fn from_to(before: &Order, after: &Order, changes: &[&str]) -> ApiResult<Value> 
     ))
 }
 
-struct Delivery {
-    tenant: TenantId,
-    webhook_id: String,
-    topic: Topic,
-}
-
 fn required_header(req: &Request, name: &str) -> ApiResult<String> {
     header(req, name)
         .map(|v| v.trim().to_string())
@@ -64,61 +77,137 @@ fn required_header(req: &Request, name: &str) -> ApiResult<String> {
         .ok_or_else(|| ApiError::bad_request("missing_header", format!("{name} is required")))
 }
 
-fn status(outcome: &str) -> ApiResult<Response> {
-    json_response(200, &json!({ "status": outcome }))
-}
-
 fn malformed(err: shopify::MapError) -> ApiError {
     ApiError::bad_request("invalid_payload", err.to_string())
 }
 
+fn dedupe_key(domain: &str, event_id: Option<&str>, webhook_id: &str) -> String {
+    match event_id {
+        Some(e) => format!("{domain}:event:{e}"),
+        None => format!("{domain}:webhook:{webhook_id}"),
+    }
+}
+
 /// POST /api/webhooks/shopify
 pub async fn shopify(req: &mut Request, app: &App) -> ApiResult<Response> {
-    let body = read_body(req).await?;
+    // An unsigned request is refused before its body is read.
+    let signature = header(req, "x-shopify-hmac-sha256")
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| ApiError::Unauthorized("X-Shopify-Hmac-Sha256 is required".into()))?;
     let secret = app.secret("SHOPIFY_WEBHOOK_SECRET")?;
-    let signature = header(req, "x-shopify-hmac-sha256");
-    if !shopify::verify_hmac(secret.as_bytes(), &body, signature.as_deref()) {
+    let body = read_body(req).await?;
+    if !shopify::verify_hmac(secret.as_bytes(), &body, Some(&signature)) {
         return Err(ApiError::Unauthorized(
             "X-Shopify-Hmac-Sha256 does not match the body".into(),
         ));
     }
     let topic = Topic::parse(&required_header(req, "x-shopify-topic")?);
-    let domain = required_header(req, "x-shopify-shop-domain")?;
+    let domain = required_header(req, "x-shopify-shop-domain")?.to_ascii_lowercase();
     let webhook_id = required_header(req, "x-shopify-webhook-id")?;
+    let event_id = header(req, "x-shopify-event-id").filter(|e| !e.trim().is_empty());
+    let triggered_at = header(req, "x-shopify-triggered-at").and_then(|t| normalize_timestamp(&t));
+    let key = dedupe_key(&domain, event_id.as_deref(), &webhook_id);
 
     let db = app.db()?;
-    let tenant = db::tenant_by_shopify_domain(&db, &domain)
-        .await?
-        .ok_or_else(|| ApiError::UnknownShop(format!("no shop is connected to {domain}")))?;
-    let tenant = TenantId::parse(&tenant.id)?;
-    if db::webhook_seen(&db, &webhook_id).await? {
-        return status("duplicate");
-    }
-    let delivery = Delivery {
-        tenant,
-        webhook_id,
-        topic,
+    let Some(tenant) = db::tenant_by_shopify_domain(&db, &domain).await? else {
+        let text = String::from_utf8(body)
+            .map_err(|_| ApiError::bad_request("invalid_payload", "the body is not UTF-8 JSON"))?;
+        let kept = db::park_webhook(
+            &db,
+            &domain,
+            topic.as_str(),
+            &key,
+            &webhook_id,
+            triggered_at.as_deref(),
+            &text,
+            &app.now(),
+        )
+        .await?;
+        if !kept {
+            // Shopify retries later; by then the shop may be connected.
+            return Err(ApiError::TooManyRequests {
+                code: "too_many_parked",
+                message: format!("too many deliveries wait for {domain} to be connected"),
+            });
+        }
+        return outcome("parked");
     };
-    match &delivery.topic {
+    let delivery = Delivery {
+        tenant: TenantId::parse(&tenant.id)?,
+        dedupe_key: key,
+        topic,
+        triggered_at,
+    };
+    outcome(process(app, &delivery, &body).await?)
+}
+
+fn outcome(status: &str) -> ApiResult<Response> {
+    json_response(200, &json!({ "status": status }))
+}
+
+/// Applies one verified delivery for a known shop; returns the outcome named in the answer.
+async fn process(app: &App, d: &Delivery, body: &[u8]) -> ApiResult<&'static str> {
+    let db = app.db()?;
+    if db::webhook_seen(&db, &d.dedupe_key).await? {
+        return Ok("duplicate");
+    }
+    match &d.topic {
         Topic::OrdersCreate | Topic::OrdersUpdated | Topic::OrdersCancelled => {
-            let incoming = shopify::parse_order(&body).map_err(malformed)?;
-            upsert(app, &delivery, &incoming).await
+            let mut incoming = shopify::parse_order(body).map_err(malformed)?;
+            if d.topic == Topic::OrdersCancelled && !incoming.cancelled {
+                return Err(ApiError::bad_request(
+                    "invalid_payload",
+                    "an orders/cancelled body has a cancelled_at",
+                ));
+            }
+            incoming.triggered_at = d.triggered_at.clone();
+            if db::is_tombstoned(&db, d.tenant.as_str(), &incoming.shopify_order_id).await? {
+                record_only(app, d).await?;
+                return Ok("deleted_earlier");
+            }
+            upsert(app, d, &incoming).await
         }
         Topic::OrdersEdited => {
             // The edit itself carries no order; the full order follows as orders/updated.
-            shopify::parse_edited_order_id(&body).map_err(malformed)?;
-            record_only(app, &delivery).await?;
-            status("unchanged")
+            shopify::parse_edited_order_id(body).map_err(malformed)?;
+            record_only(app, d).await?;
+            Ok("unchanged")
         }
         Topic::OrdersDelete => {
-            let shopify_id = shopify::parse_deleted_id(&body).map_err(malformed)?;
-            delete(app, &delivery, &shopify_id).await
+            let shopify_id = shopify::parse_deleted_id(body).map_err(malformed)?;
+            delete(app, d, &shopify_id).await
         }
         Topic::Other(name) => {
             worker::console_log!("shopify webhook: ignoring topic {name}");
-            status("ignored")
+            Ok("ignored")
         }
     }
+}
+
+/// Replays the deliveries parked for `domain` now that `tenant` is connected to it, oldest
+/// first; returns how many were applied (each is removed once handled, whatever its outcome).
+pub async fn replay_parked(app: &App, tenant: &TenantId, domain: &str) -> ApiResult<usize> {
+    let db = app.db()?;
+    let parked = db::parked_for(&db, domain, REPLAY_LIMIT).await?;
+    let mut replayed = 0;
+    for p in parked {
+        let d = Delivery {
+            tenant: tenant.clone(),
+            dedupe_key: p.dedupe_key.clone(),
+            topic: Topic::parse(&p.topic),
+            triggered_at: p.triggered_at.clone(),
+        };
+        match process(app, &d, p.body.as_bytes()).await {
+            Ok(_) => replayed += 1,
+            // A malformed parked body stays malformed: drop it, like Shopify's 400 would.
+            Err(err) if err.status() < 500 => {
+                worker::console_log!("parked delivery {} dropped: {err}", p.webhook_id)
+            }
+            Err(err) => return Err(err),
+        }
+        db::unpark(&db, p.id).await?;
+    }
+    Ok(replayed)
 }
 
 /// Marks a delivery as processed when it changes nothing visible (plus, atomically with it, any
@@ -135,7 +224,7 @@ async fn record_with(
     let db = app.db()?;
     with.push(db::record_webhook(
         &db,
-        &d.webhook_id,
+        &d.dedupe_key,
         d.tenant.as_str(),
         d.topic.as_str(),
         &app.now(),
@@ -151,7 +240,7 @@ fn record_after_change(app: &App, d: &Delivery) -> ApiResult<Vec<worker::D1Prepa
     let db = app.db()?;
     Ok(vec![db::record_webhook(
         &db,
-        &d.webhook_id,
+        &d.dedupe_key,
         d.tenant.as_str(),
         d.topic.as_str(),
         &app.now(),
@@ -176,7 +265,9 @@ fn stored_fields(order: &Order) -> StoredShopifyFields {
             })
             .collect(),
         shopify_updated_at: order.shopify_updated_at.clone(),
+        shopify_triggered_at: order.shopify_triggered_at.clone(),
         status_is_cancelled: order.status == OrderStatus::Cancelled,
+        status_is_delivered: order.status == OrderStatus::Delivered,
     }
 }
 
@@ -202,12 +293,14 @@ fn apply_shopify_fields(order: &mut Order, incoming: &ShopifyOrder) {
     order.items = items(incoming);
     if incoming.updated_at.is_some() {
         order.shopify_updated_at = incoming.updated_at.clone();
+        order.shopify_triggered_at = incoming.triggered_at.clone();
     }
 }
 
 /// Create, update or cancel: whichever the stored state calls for (an `orders/updated` can
-/// arrive before its `orders/create`, so both paths accept both cases).
-async fn upsert(app: &App, d: &Delivery, incoming: &ShopifyOrder) -> ApiResult<Response> {
+/// arrive before its `orders/create`, so both paths accept both cases; an `orders/create` for
+/// an order that exists changes nothing).
+async fn upsert(app: &App, d: &Delivery, incoming: &ShopifyOrder) -> ApiResult<&'static str> {
     let db = app.db()?;
     let cancel_topic = d.topic == Topic::OrdersCancelled;
     for _ in 0..MAX_ATTEMPTS {
@@ -220,33 +313,41 @@ async fn upsert(app: &App, d: &Delivery, incoming: &ShopifyOrder) -> ApiResult<R
         .await?;
         let Some(current) = existing else {
             match create(app, d, incoming, cancel_topic).await {
-                // Another delivery created this Shopify order a moment ago: update it instead.
+                // Another delivery created this Shopify order a moment ago: decide again.
                 Err(err) if err.is_unique_violation("orders.shopify_order_id") => continue,
                 other => return other,
             }
         };
-        let (changes, cancel) =
-            match shopify::diff_update(&stored_fields(&current), incoming, cancel_topic) {
-                UpdateDecision::Stale => {
-                    record_only(app, d).await?;
-                    return status("stale");
-                }
-                UpdateDecision::NoChange => {
-                    // Nothing to show, but remember the newer time (see below).
-                    let mut with = Vec::new();
-                    if let Some(at) = &incoming.updated_at {
-                        with.push(db::note_shopify_updated_at(
-                            &db,
-                            d.tenant.as_str(),
-                            &current.id,
-                            at,
-                        )?);
-                    }
-                    record_with(app, d, with).await?;
-                    return status("unchanged");
-                }
-                UpdateDecision::Apply { changes, cancel } => (changes, cancel),
-            };
+        if d.topic == Topic::OrdersCreate {
+            record_only(app, d).await?;
+            return Ok("unchanged");
+        }
+        let decision = shopify::diff_update(&stored_fields(&current), incoming, cancel_topic);
+        let (changes, cancel, cancel_refused) = match decision {
+            UpdateDecision::Stale => {
+                record_only(app, d).await?;
+                return Ok("stale");
+            }
+            UpdateDecision::NoChange => {
+                // Nothing to show, but remember the newer time (see below).
+                record_with(app, d, note_time(app, d, &current, incoming)?).await?;
+                return Ok("unchanged");
+            }
+            UpdateDecision::CancelRefused { changes } if changes.is_empty() => {
+                let mut with = note_time(app, d, &current, incoming)?;
+                with.push(db::cancel_refused(
+                    &db,
+                    d.tenant.as_str(),
+                    &current.id,
+                    &app.now(),
+                    false,
+                )?);
+                record_with(app, d, with).await?;
+                return Ok("cancel_refused");
+            }
+            UpdateDecision::CancelRefused { changes } => (changes, false, true),
+            UpdateDecision::Apply { changes, cancel } => (changes, cancel, false),
+        };
         let mut next = current.clone();
         apply_shopify_fields(&mut next, incoming);
         if cancel {
@@ -260,6 +361,7 @@ async fn upsert(app: &App, d: &Delivery, incoming: &ShopifyOrder) -> ApiResult<R
             cancel,
             changes: &changes,
             activity: &activity,
+            cancel_refused,
         };
         let outcome = db::update_shopify_order(
             &db,
@@ -271,7 +373,7 @@ async fn upsert(app: &App, d: &Delivery, incoming: &ShopifyOrder) -> ApiResult<R
         match outcome {
             Ok(outcome) => {
                 if commit::published(app, &d.tenant, outcome).main.is_some() {
-                    return status("updated");
+                    return Ok("updated");
                 }
                 // Another delivery for the same Shopify order got in first: decide again on
                 // fresh state (florists' writes never get here: they do not touch these fields).
@@ -282,10 +384,31 @@ async fn upsert(app: &App, d: &Delivery, incoming: &ShopifyOrder) -> ApiResult<R
     Err(ApiError::internal("shopify update kept losing races"))
 }
 
-/// A twin delivery of the same webhook id that committed first makes this one a duplicate.
-fn duplicate_or(err: ApiError) -> ApiResult<Response> {
+/// The statement that remembers a newer payload's time even when it changed nothing, so an
+/// older payload arriving later is still recognised as stale.
+fn note_time(
+    app: &App,
+    d: &Delivery,
+    current: &Order,
+    incoming: &ShopifyOrder,
+) -> ApiResult<Vec<worker::D1PreparedStatement>> {
+    let db = app.db()?;
+    Ok(match &incoming.updated_at {
+        Some(at) => vec![db::note_shopify_updated_at(
+            &db,
+            d.tenant.as_str(),
+            &current.id,
+            at,
+            incoming.triggered_at.as_deref(),
+        )?],
+        None => Vec::new(),
+    })
+}
+
+/// A twin delivery that committed first makes this one a duplicate.
+fn duplicate_or(err: ApiError) -> ApiResult<&'static str> {
     match &err {
-        _ if err.is_unique_violation("shopify_webhooks.webhook_id") => status("duplicate"),
+        _ if err.is_unique_violation("shopify_webhooks.webhook_id") => Ok("duplicate"),
         _ => Err(err),
     }
 }
@@ -295,7 +418,7 @@ async fn create(
     d: &Delivery,
     incoming: &ShopifyOrder,
     cancel_topic: bool,
-) -> ApiResult<Response> {
+) -> ApiResult<&'static str> {
     let now = app.now();
     let mut order = Order {
         id: crate::new_id()?,
@@ -316,6 +439,7 @@ async fn create(
         card_message: None,
         shopify_note: None,
         shopify_updated_at: None,
+        shopify_triggered_at: None,
         version: 1,
         created_at: now.clone(),
         updated_at: now.clone(),
@@ -325,27 +449,29 @@ async fn create(
     apply_shopify_fields(&mut order, incoming);
     let w = shopify_write(d, &now);
     match commit::create(app, &w, &d.tenant, &order, record_after_change(app, d)?).await {
-        Ok(_) => status("created"),
+        Ok(_) => Ok("created"),
         Err(err) => duplicate_or(err),
     }
 }
 
-async fn delete(app: &App, d: &Delivery, shopify_id: &str) -> ApiResult<Response> {
+async fn delete(app: &App, d: &Delivery, shopify_id: &str) -> ApiResult<&'static str> {
     let db = app.db()?;
     let now = app.now();
     let Some(order) = db::get_order_by_shopify_id(&db, d.tenant.as_str(), shopify_id, &now).await?
     else {
-        record_only(app, d).await?;
-        return status("unchanged");
+        // A deletion before its order (or a repeat): remembered, so the order never appears.
+        let tombstone = db::tombstone(&db, d.tenant.as_str(), shopify_id, &now)?;
+        record_with(app, d, vec![tombstone]).await?;
+        return Ok("unchanged");
     };
     // Shopify's deletion is not blocked by a florist's edit lock.
     let w = shopify_write(d, &now);
     let deleted = db::delete_order(&db, &w, &order.id, false, record_after_change(app, d)?).await;
     match deleted.map(|outcome| commit::published(app, &d.tenant, outcome).main) {
-        Ok(Some(_)) => status("deleted"),
+        Ok(Some(_)) => Ok("deleted"),
         Ok(None) => {
             record_only(app, d).await?;
-            status("unchanged")
+            Ok("unchanged")
         }
         Err(err) => duplicate_or(err),
     }

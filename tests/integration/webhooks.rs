@@ -9,6 +9,30 @@ use crate::support::{secs, unique, Client, Resp, Resume, Tenant};
 
 pub const TESTS: &[crate::Test] = &[
     (
+        "a_deleted_shopify_order_never_comes_back",
+        a_deleted_shopify_order_never_comes_back,
+    ),
+    (
+        "a_same_instant_update_needs_a_later_trigger_time",
+        a_same_instant_update_needs_a_later_trigger_time,
+    ),
+    (
+        "deliveries_for_an_unknown_shop_are_parked_and_replayed_when_it_connects",
+        deliveries_for_an_unknown_shop_are_parked_and_replayed_when_it_connects,
+    ),
+    (
+        "a_body_signed_for_one_topic_is_refused_under_another",
+        a_body_signed_for_one_topic_is_refused_under_another,
+    ),
+    (
+        "deliveries_are_deduplicated_by_shop_and_event_id",
+        deliveries_are_deduplicated_by_shop_and_event_id,
+    ),
+    (
+        "only_managers_cancel_and_shopify_never_cancels_a_delivered_order",
+        only_managers_cancel_and_shopify_never_cancels_a_delivered_order,
+    ),
+    (
         "shopify_and_florists_racing_on_one_order_all_succeed",
         shopify_and_florists_racing_on_one_order_all_succeed,
     ),
@@ -75,6 +99,18 @@ fn deliver(
     webhook_id: &str,
     sig: Option<String>,
 ) -> Resp {
+    deliver_with(c, domain, topic, body, webhook_id, sig, &[])
+}
+
+fn deliver_with(
+    c: &Client,
+    domain: &str,
+    topic: &str,
+    body: &[u8],
+    webhook_id: &str,
+    sig: Option<String>,
+    extra: &[(&str, &str)],
+) -> Resp {
     let mut headers = vec![
         ("X-Shopify-Topic", topic.to_string()),
         ("X-Shopify-Shop-Domain", domain.to_string()),
@@ -83,6 +119,9 @@ fn deliver(
     ];
     if let Some(s) = sig {
         headers.push(("X-Shopify-Hmac-Sha256", s));
+    }
+    for (k, v) in extra {
+        headers.push((k, v.to_string()));
     }
     let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
     c.request(
@@ -96,6 +135,19 @@ fn deliver(
 }
 
 impl Shop {
+    /// A signed delivery with extra headers (event id, trigger time).
+    fn send_with(
+        &self,
+        topic: &str,
+        body: &[u8],
+        webhook_id: &str,
+        extra: &[(&str, &str)],
+    ) -> Resp {
+        let c = &self.tenant.client;
+        let sig = Some(sign(c.webhook_secret.as_bytes(), body));
+        deliver_with(c, &self.domain, topic, body, webhook_id, sig, extra)
+    }
+
     fn send(&self, topic: &str, body: &[u8], webhook_id: &str) -> Resp {
         let c = &self.tenant.client;
         deliver(
@@ -252,9 +304,15 @@ fn orders_updated_keeps_florist_fields_and_broadcasts_the_change(c: &Client) {
     assert_eq!(order["assignedTo"], "florist-123");
     assert_eq!(order["notes"], "customer requested pink roses");
     assert_eq!(order["version"], 3);
-    // The same content again under a new delivery id: no change, no event.
+    // The same payload again under a new delivery id (same instant): stale, no event; the
+    // same content with a newer time: unchanged, no event.
     let r = s.send("orders/updated", &fixture("orders-updated"), &unique("wid"));
-    assert_outcome(&r, "unchanged");
+    assert_outcome(&r, "stale");
+    let newer = with_updated_at(&fixture("orders-updated"), "2026-11-24T23:00:00Z", None);
+    assert_outcome(
+        &s.send("orders/updated", &newer, &unique("wid")),
+        "unchanged",
+    );
     sse.assert_quiet(Duration::from_millis(800));
 }
 
@@ -312,15 +370,16 @@ fn unknown_shops_malformed_payloads_and_other_topics(c: &Client) {
     let s = shop(c);
     let body = fixture("orders-create");
     let sig = sign(c.webhook_secret.as_bytes(), &body);
+    let nobody = format!("{}.myshopify.com", unique("nobody"));
     let r = deliver(
         c,
-        "nobody-here.myshopify.com",
+        &nobody,
         "orders/create",
         &body,
         &unique("wid"),
         Some(sig),
     );
-    assert_eq!((r.status, r.error_code().as_str()), (404, "unknown_shop"));
+    assert_outcome(&r, "parked");
     for bad in [
         &b"{not json"[..],
         br#"[1,2,3]"#,
@@ -447,4 +506,258 @@ fn shopify_and_florists_racing_on_one_order_all_succeed(c: &Client) {
         order["cardMessage"], "Card 3",
         "the newest Shopify payload wins"
     );
+}
+
+fn a_deleted_shopify_order_never_comes_back(c: &Client) {
+    let s = shop(c);
+    let id = s.create_from_fixture();
+    // orders/create never overwrites an order that exists.
+    let again = with_updated_at(
+        &fixture("orders-create"),
+        "2026-11-24T13:00:00-05:00",
+        Some("Other"),
+    );
+    assert_outcome(
+        &s.send("orders/create", &again, &unique("wid")),
+        "unchanged",
+    );
+    assert_eq!(
+        s.tenant.get_order(&id)["cardMessage"],
+        "Happy birthday, Mum! ❤️"
+    );
+    // Deleted by Shopify, then a later update (new webhook id): it stays gone.
+    assert_outcome(
+        &s.send("orders/delete", br#"{"id": 5678901234567}"#, &unique("wid")),
+        "deleted",
+    );
+    for topic in ["orders/updated", "orders/cancelled", "orders/create"] {
+        let body = if topic == "orders/cancelled" {
+            fixture("orders-cancelled")
+        } else {
+            fixture("orders-updated")
+        };
+        assert_outcome(&s.send(topic, &body, &unique("wid")), "deleted_earlier");
+    }
+    assert!(s.orders().is_empty(), "not resurrected");
+    // Deleted by a manager: the same.
+    let s2 = shop(c);
+    let id2 = s2.create_from_fixture();
+    assert_eq!(s2.tenant.delete(&id2).status, 204);
+    assert_outcome(
+        &s2.send("orders/updated", &fixture("orders-updated"), &unique("wid")),
+        "deleted_earlier",
+    );
+    assert!(s2.orders().is_empty());
+    // A deletion that arrives before its order.
+    let s3 = shop(c);
+    assert_outcome(
+        &s3.send("orders/delete", br#"{"id": 5678901234567}"#, &unique("wid")),
+        "unchanged",
+    );
+    assert_outcome(
+        &s3.send("orders/create", &fixture("orders-create"), &unique("wid")),
+        "deleted_earlier",
+    );
+    assert!(s3.orders().is_empty());
+}
+
+fn a_same_instant_update_needs_a_later_trigger_time(c: &Client) {
+    let s = shop(c);
+    let create = fixture("orders-create");
+    let at = "2026-11-24T10:00:00-05:00";
+    let first = with_updated_at(&create, at, None);
+    let r = s.send_with(
+        "orders/create",
+        &first,
+        &unique("wid"),
+        &[("X-Shopify-Triggered-At", "2026-11-24T15:00:00.100Z")],
+    );
+    assert_outcome(&r, "created");
+    let tie = with_updated_at(&create, at, Some("Tie, no trigger time"));
+    assert_outcome(&s.send("orders/updated", &tie, &unique("wid")), "stale");
+    let earlier = with_updated_at(&create, at, Some("Tie, triggered earlier"));
+    let r = s.send_with(
+        "orders/updated",
+        &earlier,
+        &unique("wid"),
+        &[("X-Shopify-Triggered-At", "2026-11-24T15:00:00.050Z")],
+    );
+    assert_outcome(&r, "stale");
+    let later = with_updated_at(&create, at, Some("Tie, triggered later"));
+    let r = s.send_with(
+        "orders/updated",
+        &later,
+        &unique("wid"),
+        &[("X-Shopify-Triggered-At", "2026-11-24T15:00:00.200Z")],
+    );
+    assert_outcome(&r, "updated");
+    assert_eq!(s.orders()[0]["cardMessage"], "Tie, triggered later");
+}
+
+fn deliveries_for_an_unknown_shop_are_parked_and_replayed_when_it_connects(c: &Client) {
+    let domain = format!("{}.myshopify.com", unique("onboarding"));
+    let create = fixture("orders-create");
+    let sig = Some(sign(c.webhook_secret.as_bytes(), &create));
+    let wid = unique("wid");
+    assert_outcome(
+        &deliver(c, &domain, "orders/create", &create, &wid, sig.clone()),
+        "parked",
+    );
+    // Shopify's retry of the same delivery is kept once.
+    assert_outcome(
+        &deliver(c, &domain, "orders/create", &create, &wid, sig),
+        "parked",
+    );
+    let updated = fixture("orders-updated");
+    let sig = Some(sign(c.webhook_secret.as_bytes(), &updated));
+    assert_outcome(
+        &deliver(c, &domain, "orders/updated", &updated, &unique("wid"), sig),
+        "parked",
+    );
+    // The shop is connected: both arrive, in order, once.
+    let id = unique("onboarded");
+    let r = c.admin(
+        "POST",
+        "/api/admin/tenants",
+        json!({"id": id, "name": "Onboarded", "shopifyDomain": domain}),
+    );
+    assert_eq!(r.status, 201);
+    assert_eq!(r.json()["replayedWebhooks"], 2);
+    let token = c.admin(
+        "POST",
+        &format!("/api/admin/tenants/{id}/tokens"),
+        json!({"userId": "f", "role": "florist"}),
+    );
+    let token = token.json()["token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let orders = c
+        .call(
+            "GET",
+            &format!("/api/tenants/{id}/orders"),
+            Some(&token),
+            None,
+        )
+        .json();
+    let orders = orders["orders"].as_array().cloned().unwrap_or_default();
+    assert_eq!(orders.len(), 1);
+    assert_eq!(
+        orders[0]["cardMessage"], "Happy birthday, Mum! Love always, Emma ❤️",
+        "the update applied after the create"
+    );
+    assert_eq!(orders[0]["version"], 2);
+}
+
+fn a_body_signed_for_one_topic_is_refused_under_another(c: &Client) {
+    let s = shop(c);
+    s.create_from_fixture();
+    // A full order body (correctly signed) replayed as a deletion.
+    let r = s.send("orders/delete", &fixture("orders-create"), &unique("wid"));
+    assert_eq!(
+        (r.status, r.error_code().as_str()),
+        (400, "invalid_payload")
+    );
+    // An order that is not cancelled, replayed as a cancellation.
+    let not_cancelled = with_updated_at(&fixture("orders-create"), "2026-11-25T10:00:00Z", None);
+    let r = s.send("orders/cancelled", &not_cancelled, &unique("wid"));
+    assert_eq!(
+        (r.status, r.error_code().as_str()),
+        (400, "invalid_payload")
+    );
+    assert_eq!(s.orders().len(), 1);
+    assert_eq!(s.orders()[0]["status"], "new");
+}
+
+fn deliveries_are_deduplicated_by_shop_and_event_id(c: &Client) {
+    let s = shop(c);
+    let event = unique("evt");
+    let r = s.send_with(
+        "orders/create",
+        &fixture("orders-create"),
+        &unique("wid"),
+        &[("X-Shopify-Event-Id", &event)],
+    );
+    assert_outcome(&r, "created");
+    // The same event redelivered under a new webhook id.
+    let r = s.send_with(
+        "orders/updated",
+        &fixture("orders-updated"),
+        &unique("wid"),
+        &[("X-Shopify-Event-Id", &event)],
+    );
+    assert_outcome(&r, "duplicate");
+    // The same webhook id from another shop is another delivery.
+    let other = shop(c);
+    let wid = unique("wid");
+    assert_outcome(
+        &s.send("orders/updated", &fixture("orders-updated"), &wid),
+        "updated",
+    );
+    assert_outcome(
+        &other.send("orders/create", &fixture("orders-create"), &wid),
+        "created",
+    );
+}
+
+fn only_managers_cancel_and_shopify_never_cancels_a_delivered_order(c: &Client) {
+    let s = shop(c);
+    let id = s.create_from_fixture();
+    let t = &s.tenant;
+    let r = t.put(&id, &t.florist, json!({"status": "cancelled"}));
+    assert_eq!((r.status, r.error_code().as_str()), (403, "forbidden"));
+    for status in ["in_progress", "ready", "delivered"] {
+        assert_eq!(
+            t.put(&id, &t.florist, json!({"status": status})).status,
+            200
+        );
+    }
+    let activity = |t: &Tenant| {
+        c.call(
+            "GET",
+            &t.path(&format!("/orders/{id}/activity")),
+            Some(&t.florist),
+            None,
+        )
+        .json()
+    };
+    // A cancellation (the refunded items change too): the items apply, the cancel does not.
+    let late = with_updated_at(&fixture("orders-cancelled"), "2026-11-25T09:00:00Z", None);
+    assert_outcome(
+        &s.send("orders/cancelled", &late, &unique("wid")),
+        "updated",
+    );
+    assert_eq!(t.get_order(&id)["status"], "delivered");
+    let log = activity(t);
+    assert_eq!(log["entries"][0]["action"], "cancel_refused");
+    assert_eq!(log["entries"][0]["source"], "shopify");
+    assert_eq!(log["entries"][0]["eventId"], Value::Null);
+    assert_eq!(log["entries"][1]["action"], "updated");
+    assert!(log["entries"][1]["changes"].get("status").is_none());
+    // Only the cancellation new: nothing others see changes, no event, and it is logged.
+    let head = s.head();
+    let again = with_updated_at(&late, "2026-11-25T10:00:00Z", None);
+    assert_outcome(
+        &s.send("orders/cancelled", &again, &unique("wid")),
+        "cancel_refused",
+    );
+    assert_eq!(s.head(), head, "no event");
+    assert_eq!(t.get_order(&id)["status"], "delivered");
+    let log = activity(t);
+    assert_eq!(log["entries"][0]["action"], "cancel_refused");
+    assert_eq!(log["entries"][1]["action"], "cancel_refused");
+    // A manager may cancel (here: a new order).
+    let other = s2_order(&s);
+    assert_eq!(
+        t.put(&other, &t.manager, json!({"status": "cancelled"}))
+            .status,
+        200
+    );
+}
+
+fn s2_order(s: &Shop) -> String {
+    s.tenant.create_order("Walk-in")["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }
