@@ -184,6 +184,17 @@ pub fn explain_refusal(
     }
 }
 
+/// What identifies a create request for `Idempotency-Key`: the user and the body's JSON (as
+/// parsed, so whitespace does not matter), hashed.
+pub fn request_fingerprint(user: &str, body: &Value) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(user.as_bytes());
+    hash.update([0]);
+    hash.update(body.to_string().as_bytes());
+    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Lease lengths a client may ask for.
 pub const LOCK_TTL_SECONDS: std::ops::RangeInclusive<i64> = 10..=300;
 pub const DEFAULT_LOCK_TTL_SECONDS: i64 = 60;
@@ -493,6 +504,20 @@ mod tests {
             ),
             Some(Refusal::NoChange)
         ));
+    }
+
+    #[test]
+    fn a_fingerprint_names_the_user_and_the_body_not_its_spacing() {
+        let a = request_fingerprint("ana", &json!({"customerName": "Ada", "items": []}));
+        let spaced: Value =
+            serde_json::from_str(r#"{ "customerName" : "Ada", "items": [ ] }"#).unwrap();
+        assert_eq!(a, request_fingerprint("ana", &spaced));
+        assert_ne!(a, request_fingerprint("bo", &spaced));
+        assert_ne!(
+            a,
+            request_fingerprint("ana", &json!({"customerName": "Bea", "items": []}))
+        );
+        assert_eq!(a.len(), 64);
     }
 
     #[test]

@@ -59,6 +59,13 @@ pub async fn prune_activity(
     drain(|| db::activity::prune(db, tenant, before, BATCH)).await
 }
 
+/// Idempotency keys are remembered a day.
+pub const IDEMPOTENCY_SECS: u64 = 86_400;
+
+pub async fn prune_idempotency_keys(db: &D1Database, before: &str) -> ApiResult<u64> {
+    drain(|| db::idempotency::prune(db, before, BATCH)).await
+}
+
 pub async fn prune_webhook_records(db: &D1Database, before: &str) -> ApiResult<u64> {
     let records = drain(|| db::prune_webhook_records(db, before, BATCH)).await?;
     let parked = drain(|| db::prune_parked(db, before, BATCH)).await?;
@@ -86,7 +93,8 @@ pub async fn run(db: &D1Database, now_ms: i64, r: &Retention) -> ApiResult<(u64,
     let events = prune_events(db, None, &cutoff(now_ms, r.events_secs)).await?;
     let activity = prune_activity(db, None, &cutoff(now_ms, r.activity_secs)).await?;
     let webhooks = prune_webhook_records(db, &cutoff(now_ms, WEBHOOK_RECORD_SECS)).await?;
-    Ok((events, activity, webhooks))
+    let keys = prune_idempotency_keys(db, &cutoff(now_ms, IDEMPOTENCY_SECS)).await?;
+    Ok((events, activity, webhooks + keys))
 }
 
 #[cfg(test)]

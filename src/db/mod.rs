@@ -11,6 +11,7 @@
 
 pub mod activity;
 pub mod changes;
+pub mod idempotency;
 pub mod locks;
 pub mod notes;
 

@@ -66,9 +66,20 @@ pub async fn create(
     tenant: &TenantId,
     caller: &Caller,
 ) -> ApiResult<Response> {
+    let key = idempotency_key(req)?;
     let body = json_body(req).await?;
     let new = NewOrder::try_from(&body)?;
     let now = app.now();
+    let db = app.db()?;
+    // A retry with the same key gets the first answer and creates nothing.
+    let fingerprint = key
+        .as_ref()
+        .map(|_| collab::request_fingerprint(&caller.user_id, &body));
+    if let (Some(key), Some(fingerprint)) = (&key, &fingerprint) {
+        if let Some(first) = replay(app, &db, tenant, key, fingerprint).await? {
+            return Ok(first);
+        }
+    }
     let order = Order {
         id: crate::new_id()?,
         order_number: new.order_number.unwrap_or_default(),
@@ -87,16 +98,95 @@ pub async fn create(
         shopify_triggered_at: None,
         version: 1,
         created_at: now.clone(),
-        updated_at: now,
+        updated_at: now.clone(),
         updated_by: caller.user_id.clone(),
         lock: None,
     };
     let w = board_write(tenant, caller, &order.created_at);
-    let event = commit::create(app, &w, tenant, &order, Vec::new()).await?;
-    let created = event.order.clone().unwrap_or(Value::Null);
-    let resp = json_response(201, &created)?;
-    let resp = with_header(resp, "location", &order_location(tenant, &order.id))?;
+    let remember = match (&key, &fingerprint) {
+        (Some(key), Some(fingerprint)) => db::idempotency::remember(
+            &db,
+            tenant.as_str(),
+            key,
+            &caller.user_id,
+            fingerprint,
+            &order.id,
+            &now,
+            &idempotency_cutoff(app),
+        )?,
+        _ => Vec::new(),
+    };
+    let event = match commit::create(app, &w, tenant, &order, remember).await {
+        Ok(event) => event,
+        // The same key raced in from a twin request that committed first: its answer.
+        Err(err) if err.is_unique_violation("idempotency_keys") => {
+            if let (Some(key), Some(fingerprint)) = (&key, &fingerprint) {
+                if let Some(first) = replay(app, &db, tenant, key, fingerprint).await? {
+                    return Ok(first);
+                }
+            }
+            return Err(err);
+        }
+        Err(err) => return Err(err),
+    };
+    created(tenant, event.order.clone().unwrap_or(Value::Null))
+}
+
+/// The 201 of a create, from the created order's JSON.
+fn created(tenant: &TenantId, order: Value) -> ApiResult<Response> {
+    let id = order
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let resp = json_response(201, &order)?;
+    let resp = with_header(resp, "location", &order_location(tenant, &id))?;
     with_header(resp, "etag", &etag(1))
+}
+
+/// How long an `Idempotency-Key` is remembered.
+use crate::retention::IDEMPOTENCY_SECS;
+
+fn idempotency_cutoff(app: &App) -> String {
+    crate::retention::cutoff(app.now_ms, IDEMPOTENCY_SECS)
+}
+
+/// `Idempotency-Key`: 1–255 visible ASCII characters, else 400.
+fn idempotency_key(req: &Request) -> ApiResult<Option<String>> {
+    match header(req, "idempotency-key") {
+        None => Ok(None),
+        Some(k) if !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic()) => {
+            Ok(Some(k))
+        }
+        Some(_) => Err(ApiError::bad_request(
+            "invalid_idempotency_key",
+            "Idempotency-Key must be 1 to 255 visible ASCII characters",
+        )),
+    }
+}
+
+/// The first answer to this key, if there is one (within 24 h); 422 when the key was used for
+/// a different request (another body, or another user).
+async fn replay(
+    app: &App,
+    db: &worker::D1Database,
+    tenant: &TenantId,
+    key: &str,
+    fingerprint: &str,
+) -> ApiResult<Option<Response>> {
+    let Some(first) =
+        db::idempotency::find(db, tenant.as_str(), key, &idempotency_cutoff(app)).await?
+    else {
+        return Ok(None);
+    };
+    if first.request_hash != fingerprint {
+        return Err(ApiError::unprocessable(
+            "idempotency_key_reused",
+            "this Idempotency-Key was used for a different request",
+        ));
+    }
+    let order: Value = serde_json::from_str(&first.body)?;
+    created(tenant, order).map(Some)
 }
 
 /// GET /api/tenants/{t}/orders/{id}

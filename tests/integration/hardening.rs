@@ -22,6 +22,10 @@ pub const TESTS: &[crate::Test] = &[
         pruning_refuses_an_age_that_would_wrap_and_the_cron_prunes,
     ),
     (
+        "a_create_retried_with_its_idempotency_key_creates_nothing",
+        a_create_retried_with_its_idempotency_key_creates_nothing,
+    ),
+    (
         "event_times_grow_with_their_ids_under_concurrent_writers",
         event_times_grow_with_their_ids_under_concurrent_writers,
     ),
@@ -177,4 +181,62 @@ fn event_times_grow_with_their_ids_under_concurrent_writers(c: &Client) {
         times.windows(2).all(|w| w[0] <= w[1]),
         "timestamps follow the ids: {times:?}"
     );
+}
+
+fn create_with_key(t: &Tenant, key: &str, customer: &str) -> crate::support::Resp {
+    let body = json!({"customerName": customer, "items": [{"title": "Tulips", "quantity": 5}]});
+    t.client
+        .request(
+            "POST",
+            &t.path("/orders"),
+            Some(&t.florist),
+            &[("Idempotency-Key", key)],
+            Some(("application/json", body.to_string().as_bytes())),
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn a_create_retried_with_its_idempotency_key_creates_nothing(c: &Client) {
+    let t = c.tenant("idempotent");
+    let first = create_with_key(&t, "order-abc-1", "Ada");
+    assert_eq!(first.status, 201);
+    let retry = create_with_key(&t, "order-abc-1", "Ada");
+    assert_eq!(retry.status, 201);
+    assert_eq!(retry.json(), first.json(), "the first answer, again");
+    assert_eq!(retry.header("location"), first.header("location"));
+    assert_eq!(head(&t), 1, "one order, one event");
+    // The key used for another request.
+    let other = create_with_key(&t, "order-abc-1", "Bea");
+    assert_eq!(
+        (other.status, other.error_code().as_str()),
+        (422, "idempotency_key_reused")
+    );
+    // Five twins at once: one order.
+    let twins: Vec<_> = (0..5)
+        .map(|_| {
+            let t2 = Tenant {
+                id: t.id.clone(),
+                florist: t.florist.clone(),
+                florist2: t.florist2.clone(),
+                manager: t.manager.clone(),
+                client: t.client.clone(),
+            };
+            thread::spawn(move || create_with_key(&t2, "twins", "Cy"))
+        })
+        .collect();
+    let ids: Vec<String> = twins
+        .into_iter()
+        .map(|h| {
+            let r = h.join().expect("twin");
+            assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+            id_of(&r.json())
+        })
+        .collect();
+    assert!(ids.iter().all(|id| id == &ids[0]), "{ids:?}");
+    assert_eq!(head(&t), 2);
+    for bad in ["", &"k".repeat(256), "has space"] {
+        let r = create_with_key(&t, bad, "Dee");
+        assert_eq!(r.status, 400, "{bad:?}");
+    }
+    assert_eq!(head(&t), 2);
 }
