@@ -12,6 +12,7 @@
 pub mod activity;
 pub mod changes;
 pub mod idempotency;
+pub mod keys;
 pub mod locks;
 pub mod notes;
 
@@ -71,22 +72,27 @@ pub async fn insert_tenant(
     id: &TenantId,
     name: &str,
     shopify_domain: Option<&str>,
+    key: &keys::NewKey,
     now: &str,
 ) -> ApiResult<TenantRow> {
-    let row = stmt(
-        db,
-        "INSERT INTO tenants (id, name, shopify_domain, created_at) VALUES (?1, ?2, ?3, ?4) \
-         RETURNING id, name, shopify_domain, last_seq, created_at",
-        &[
-            text(id.as_str()),
-            text(name),
-            opt_text(shopify_domain),
-            text(now),
-        ],
-    )?
-    .first::<TenantRow>(None)
-    .await
-    .map_err(|e| match ApiError::from(e) {
+    // The shop and its first signing key, atomically.
+    let results = db
+        .batch(vec![
+            stmt(
+                db,
+                "INSERT INTO tenants (id, name, shopify_domain, created_at) VALUES (?1, ?2, ?3, ?4) \
+                 RETURNING id, name, shopify_domain, last_seq, created_at",
+                &[
+                    text(id.as_str()),
+                    text(name),
+                    opt_text(shopify_domain),
+                    text(now),
+                ],
+            )?,
+            keys::insert(db, id.as_str(), key, now)?,
+        ])
+        .await
+        .map_err(|e| match ApiError::from(e) {
         err if err.is_unique_violation("tenants.shopify_domain") => ApiError::Conflict {
             code: "shopify_domain_taken",
             message: "another shop already uses this Shopify domain".into(),
@@ -97,7 +103,12 @@ pub async fn insert_tenant(
         },
         err => err,
     })?;
-    row.ok_or_else(|| ApiError::internal("tenant insert returned no row"))
+    results
+        .first()
+        .map(|r| r.results::<TenantRow>())
+        .transpose()?
+        .and_then(|rows| rows.into_iter().next())
+        .ok_or_else(|| ApiError::internal("tenant insert returned no row"))
 }
 
 pub async fn get_tenant(db: &D1Database, id: &str) -> ApiResult<Option<TenantRow>> {

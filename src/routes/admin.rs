@@ -38,8 +38,12 @@ pub async fn create_tenant(req: &mut Request, app: &App) -> ApiResult<Response> 
             ))
         }
     };
-    let tenant = db::insert_tenant(&app.db()?, &id, name, domain.as_deref(), &app.now()).await?;
+    let key = db::keys::new_key()?;
+    let tenant =
+        db::insert_tenant(&app.db()?, &id, name, domain.as_deref(), &key, &app.now()).await?;
     let mut body = tenant.to_json();
+    // The shop's own login service signs its users' tokens with this (HS256, header `kid`).
+    body["signingKey"] = json!({ "kid": key.kid, "secret": key.secret });
     if let Some(domain) = &domain {
         // Orders Shopify sent before the shop was connected arrive now.
         body["replayedWebhooks"] = json!(super::webhooks::replay_parked(app, &id, domain).await?);
@@ -97,15 +101,25 @@ pub async fn mint_token(req: &mut Request, app: &App, tenant: &str) -> ApiResult
                 )
             })?,
     };
-    let exp = app.now_ms / 1000 + ttl;
+    let now = app.now_ms / 1000;
+    let exp = now + ttl;
     let claims = Claims {
         sub: user_id.to_string(),
         tenant: tenant.to_string(),
         role,
         exp,
+        iss: Some(auth::ISSUER.to_string()),
+        aud: Some(auth::audience(tenant)),
+        iat: Some(now),
     };
-    let secret = app.secret("AUTH_SECRET")?;
-    let token = auth::sign(&claims, secret.as_bytes());
+    // Signed with the shop's current key, like its own login service would.
+    let keys = db::keys::tenant_keys(&db, tenant)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no shop with id '{tenant}'")))?;
+    let key = keys
+        .current()
+        .ok_or_else(|| ApiError::internal(format!("shop {tenant} has no current signing key")))?;
+    let token = auth::sign_with(&claims, &key.secret, Some(&key.kid));
     json_response(
         201,
         &json!({ "token": token, "expiresAt": format_timestamp(exp * 1000) }),
@@ -173,4 +187,68 @@ fn older_than(body: &Value, default: u64) -> ApiResult<u64> {
                 )
             }),
     }
+}
+
+/// POST /api/admin/tenants/{tenantId}/signing-keys
+pub async fn rotate_signing_key(req: &mut Request, app: &App, tenant: &str) -> ApiResult<Response> {
+    require_admin(req, app)?;
+    let body = maintenance_body(req).await?;
+    let grace = match body.get("graceSeconds") {
+        None | Some(Value::Null) => 86_400,
+        Some(v) => v
+            .as_i64()
+            .filter(|g| (0..=7 * 86_400).contains(g))
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_field",
+                    "graceSeconds must be between 0 and 604800 (7 days)",
+                )
+            })?,
+    };
+    let key = db::keys::new_key()?;
+    let retire_at = app.now_ms / 1000 + grace;
+    if !db::keys::rotate(&app.db()?, tenant, &key, retire_at, &app.now()).await? {
+        return Err(ApiError::NotFound(format!("no shop with id '{tenant}'")));
+    }
+    json_response(
+        201,
+        &json!({
+            "kid": key.kid,
+            "secret": key.secret,
+            "createdAt": app.now(),
+            "previousKeysRetireAt": format_timestamp(retire_at * 1000),
+        }),
+    )
+}
+
+/// PUT /api/admin/tenants/{tenantId}/tokens-not-before
+pub async fn set_tokens_not_before(
+    req: &mut Request,
+    app: &App,
+    tenant: &str,
+) -> ApiResult<Response> {
+    require_admin(req, app)?;
+    let body = maintenance_body(req).await?;
+    let at = match body.get("tokensNotBefore") {
+        None | Some(Value::Null) => app.now_ms / 1000,
+        Some(Value::String(t)) => chrono::DateTime::parse_from_rfc3339(t)
+            .map(|t| t.timestamp())
+            .map_err(|_| {
+                ApiError::bad_request("invalid_field", "tokensNotBefore must be RFC 3339")
+            })?,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "invalid_field",
+                "tokensNotBefore must be RFC 3339",
+            ))
+        }
+    };
+    if !db::keys::set_tokens_not_before(&app.db()?, tenant, at).await? {
+        return Err(ApiError::NotFound(format!("no shop with id '{tenant}'")));
+    }
+    crate::routes::forget_keys(tenant);
+    json_response(
+        200,
+        &json!({ "tokensNotBefore": format_timestamp(at * 1000) }),
+    )
 }

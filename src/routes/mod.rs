@@ -15,10 +15,14 @@ pub mod orders;
 pub mod realtime;
 pub mod webhooks;
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use worker::{Method, Request, Response};
 
 use crate::app::App;
-use crate::auth::{self, Caller, Claims};
+use crate::auth::{self, Caller, Claims, TenantKeys};
+use crate::db;
 use crate::domain::{Role, TenantId};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{header, query, query_param};
@@ -36,6 +40,18 @@ pub async fn route(mut req: Request, app: &App) -> ApiResult<Response> {
         ["api", "admin", "tenants"] => {
             allow(&method, &[Method::Post])?;
             admin::create_tenant(&mut req, app).await
+        }
+        ["api", "admin", "tenants", tenant, "signing-keys"] => {
+            allow(&method, &[Method::Post])?;
+            let tenant = tenant.to_string();
+            let resp = admin::rotate_signing_key(&mut req, app, &tenant).await;
+            forget_keys(&tenant);
+            resp
+        }
+        ["api", "admin", "tenants", tenant, "tokens-not-before"] => {
+            allow(&method, &[Method::Put])?;
+            let tenant = tenant.to_string();
+            admin::set_tokens_not_before(&mut req, app, &tenant).await
         }
         ["api", "admin", "tenants", tenant, "tokens"] => {
             allow(&method, &[Method::Post])?;
@@ -75,7 +91,7 @@ async fn tenant_route(
     match rest.as_slice() {
         ["orders"] => {
             allow(&method, &[Method::Get, Method::Post])?;
-            let caller = authenticate(&req, app, tenant, Role::Florist, false)?;
+            let caller = authenticate(&req, app, tenant, Role::Florist, false).await?;
             if method == Method::Get {
                 orders::list(&req, app, tenant).await
             } else {
@@ -84,7 +100,7 @@ async fn tenant_route(
         }
         ["orders", "realtime-status"] => {
             allow(&method, &[Method::Get])?;
-            authenticate(&req, app, tenant, Role::Florist, false)?;
+            authenticate(&req, app, tenant, Role::Florist, false).await?;
             realtime::poll(&req, app, tenant).await
         }
         ["orders", id] => {
@@ -94,7 +110,7 @@ async fn tenant_route(
             } else {
                 Role::Florist
             };
-            let caller = authenticate(&req, app, tenant, needed, false)?;
+            let caller = authenticate(&req, app, tenant, needed, false).await?;
             match method {
                 Method::Get => orders::get(app, tenant, id).await,
                 Method::Put => orders::update(&mut req, app, tenant, id, &caller).await,
@@ -103,7 +119,7 @@ async fn tenant_route(
         }
         ["orders", id, "lock"] => {
             allow(&method, &[Method::Post, Method::Delete])?;
-            let caller = authenticate(&req, app, tenant, Role::Florist, false)?;
+            let caller = authenticate(&req, app, tenant, Role::Florist, false).await?;
             if method == Method::Post {
                 locks::acquire(&mut req, app, tenant, id, &caller).await
             } else {
@@ -112,7 +128,7 @@ async fn tenant_route(
         }
         ["orders", id, "notes"] => {
             allow(&method, &[Method::Get, Method::Post])?;
-            let caller = authenticate(&req, app, tenant, Role::Florist, false)?;
+            let caller = authenticate(&req, app, tenant, Role::Florist, false).await?;
             if method == Method::Get {
                 notes::list(app, tenant, id).await
             } else {
@@ -121,33 +137,38 @@ async fn tenant_route(
         }
         ["orders", id, "activity"] => {
             allow(&method, &[Method::Get])?;
-            authenticate(&req, app, tenant, Role::Florist, false)?;
+            authenticate(&req, app, tenant, Role::Florist, false).await?;
             activity::for_order(&req, app, tenant, id).await
         }
         ["activity"] => {
             allow(&method, &[Method::Get])?;
-            authenticate(&req, app, tenant, Role::Manager, false)?;
+            authenticate(&req, app, tenant, Role::Manager, false).await?;
             activity::for_shop(&req, app, tenant).await
         }
         ["realtime", "orders"] => {
             allow(&method, &[Method::Get])?;
-            let caller = authenticate(&req, app, tenant, Role::Florist, true)?;
+            let caller = authenticate(&req, app, tenant, Role::Florist, true).await?;
             realtime::subscribe(&req, app, tenant, &caller).await
+        }
+        ["realtime", "tickets"] => {
+            allow(&method, &[Method::Post])?;
+            let caller = authenticate(&req, app, tenant, Role::Florist, false).await?;
+            realtime::ticket(app, tenant, &caller).await
         }
         ["realtime", "ws"] => {
             allow(&method, &[Method::Get])?;
             // Answered before the upgrade: the same 401/403 as the SSE route.
-            let caller = authenticate(&req, app, tenant, Role::Florist, true)?;
+            let caller = authenticate(&req, app, tenant, Role::Florist, true).await?;
             realtime::websocket(&req, app, tenant, &caller).await
         }
         ["presence"] => {
             allow(&method, &[Method::Get])?;
-            authenticate(&req, app, tenant, Role::Florist, false)?;
+            authenticate(&req, app, tenant, Role::Florist, false).await?;
             realtime::presence(app, tenant).await
         }
         ["realtime", "stats"] => {
             allow(&method, &[Method::Get])?;
-            authenticate(&req, app, tenant, Role::Manager, false)?;
+            authenticate(&req, app, tenant, Role::Manager, false).await?;
             realtime::stats(app, tenant).await
         }
         _ => Err(ApiError::NotFound("no such route".into())),
@@ -162,25 +183,106 @@ fn allow(method: &Method, allowed: &[Method]) -> ApiResult<()> {
     }
 }
 
-/// Resolves the caller of a tenant route once: token present, signature and expiry good, same
-/// tenant, sufficient role. `allow_query_token` admits `?access_token=` (for EventSource).
-pub fn authenticate(
+/// Resolves the caller of a tenant route once: token present, signature (by the shop's key or
+/// the platform's), `iss`/`aud`, expiry and revocation good, same tenant, sufficient role.
+/// `live` admits what an EventSource or WebSocket can send: `?ticket=` (single use) and
+/// `?access_token=` (the weaker option: URLs end up in logs).
+pub async fn authenticate(
     req: &Request,
     app: &App,
     tenant: &TenantId,
     needed: Role,
-    allow_query_token: bool,
+    live: bool,
 ) -> ApiResult<Caller> {
     let from_header = header(req, "authorization");
     let token = match auth::bearer(from_header.as_deref()) {
         Some(t) => Some(t.to_string()),
-        None if allow_query_token => query_param(&query(req), "access_token"),
+        None if live => {
+            let params = query(req);
+            if let Some(ticket) = query_param(&params, "ticket") {
+                return redeem_ticket(app, tenant, &ticket, needed).await;
+            }
+            query_param(&params, "access_token")
+        }
         None => None,
     }
     .ok_or_else(|| ApiError::Unauthorized("send Authorization: Bearer <token>".into()))?;
     let secret = app.secret("AUTH_SECRET")?;
-    let claims: Claims = auth::verify(&token, secret.as_bytes(), app.now_ms / 1000)?;
+    let named = auth::peek(&token)?.tenant;
+    let keys = match TenantId::parse(&named) {
+        Ok(shop) => tenant_keys(app, shop.as_str()).await?,
+        Err(_) => None,
+    };
+    let claims: Claims =
+        auth::authenticate(&token, secret.as_bytes(), keys.as_ref(), app.now_ms / 1000)?;
     auth::authorize_tenant(claims, tenant, needed)
+}
+
+/// A ticket opens one live connection as the user it was issued to.
+async fn redeem_ticket(
+    app: &App,
+    tenant: &TenantId,
+    ticket: &str,
+    needed: Role,
+) -> ApiResult<Caller> {
+    let holder = db::keys::redeem_ticket(&app.db()?, ticket, app.now_ms / 1000)
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("the ticket is unknown, used or expired".into()))?;
+    if holder.tenant_id != tenant.as_str() {
+        return Err(ApiError::Forbidden(
+            "this ticket belongs to another shop".into(),
+        ));
+    }
+    let role = if holder.role == "manager" {
+        Role::Manager
+    } else {
+        Role::Florist
+    };
+    if needed == Role::Manager && role != Role::Manager {
+        return Err(ApiError::Forbidden("only a manager may do this".into()));
+    }
+    Ok(Caller {
+        user_id: holder.user_id,
+        role,
+        expires_at: holder.token_exp as i64,
+    })
+}
+
+/// How long a shop's keys are cached in this isolate (a rotation or revocation reaches other
+/// isolates within this time; this one at once).
+const KEYS_TTL_MS: i64 = 30_000;
+/// Shops whose keys one isolate keeps.
+const KEYS_CACHED: usize = 1_000;
+
+thread_local! {
+    /// Per isolate: shop → (fetched at, its keys). Immutable data read through, bounded.
+    static KEYS: RefCell<HashMap<String, (i64, Option<TenantKeys>)>> = RefCell::new(HashMap::new());
+}
+
+async fn tenant_keys(app: &App, tenant: &str) -> ApiResult<Option<TenantKeys>> {
+    let cached = KEYS.with(|k| {
+        k.borrow()
+            .get(tenant)
+            .filter(|(at, _)| app.now_ms - at < KEYS_TTL_MS)
+            .map(|(_, keys)| keys.clone())
+    });
+    if let Some(keys) = cached {
+        return Ok(keys);
+    }
+    let keys = db::keys::tenant_keys(&app.db()?, tenant).await?;
+    KEYS.with(|k| {
+        let mut k = k.borrow_mut();
+        if k.len() >= KEYS_CACHED {
+            k.clear();
+        }
+        k.insert(tenant.to_string(), (app.now_ms, keys.clone()));
+    });
+    Ok(keys)
+}
+
+/// Drops a shop's cached keys (after a rotation or revocation in this isolate).
+pub fn forget_keys(tenant: &str) {
+    KEYS.with(|k| k.borrow_mut().remove(tenant));
 }
 
 pub fn require_admin(req: &Request, app: &App) -> ApiResult<()> {

@@ -44,6 +44,33 @@ pub async fn websocket(
     hub_do::websocket(app, tenant, caller, resume_id(req)).await
 }
 
+/// How long a ticket may wait to be used.
+const TICKET_SECS: i64 = 30;
+
+/// POST /api/tenants/{t}/realtime/tickets: a single-use, 30 s ticket that opens one live
+/// connection (`?ticket=`) as the caller, so no token travels in a URL.
+pub async fn ticket(app: &App, tenant: &TenantId, caller: &Caller) -> ApiResult<Response> {
+    let ticket = crate::new_id()?.replace('-', "");
+    let expires_at = app.now_ms / 1000 + TICKET_SECS;
+    let holder = db::keys::TicketHolder {
+        tenant_id: tenant.to_string(),
+        user_id: caller.user_id.clone(),
+        role: match caller.role {
+            crate::domain::Role::Manager => "manager".into(),
+            crate::domain::Role::Florist => "florist".into(),
+        },
+        token_exp: caller.expires_at as f64,
+    };
+    db::keys::issue_ticket(&app.db()?, &ticket, &holder, expires_at).await?;
+    json_response(
+        201,
+        &json!({
+            "ticket": ticket,
+            "expiresAt": crate::domain::format_timestamp(expires_at * 1000),
+        }),
+    )
+}
+
 /// GET /api/tenants/{t}/presence
 pub async fn presence(app: &App, tenant: &TenantId) -> ApiResult<Response> {
     hub_do::presence(app, tenant).await

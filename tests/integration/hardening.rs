@@ -8,14 +8,16 @@ use serde_json::{json, Value};
 
 use crate::support::{secs, Client, Resume, Tenant, HEARTBEAT_SECONDS};
 
+/// Run alone (they reach into the Worker's local D1 behind its back).
+pub const SERVER_TESTS: &[crate::ServerTest] = &[(
+    "a_lost_publish_reaches_live_subscribers_by_the_next_heartbeat",
+    a_lost_publish_reaches_live_subscribers_by_the_next_heartbeat,
+)];
+
 pub const TESTS: &[crate::Test] = &[
     (
         "polling_past_pruned_changes_answers_resync_instead_of_losing_a_deletion",
         polling_past_pruned_changes_answers_resync_instead_of_losing_a_deletion,
-    ),
-    (
-        "a_lost_publish_reaches_live_subscribers_by_the_next_heartbeat",
-        a_lost_publish_reaches_live_subscribers_by_the_next_heartbeat,
     ),
     (
         "pruning_refuses_an_age_that_would_wrap_and_the_cron_prunes",
@@ -24,6 +26,14 @@ pub const TESTS: &[crate::Test] = &[
     (
         "a_create_retried_with_its_idempotency_key_creates_nothing",
         a_create_retried_with_its_idempotency_key_creates_nothing,
+    ),
+    (
+        "each_shop_signs_its_own_tokens_and_can_rotate_and_revoke",
+        each_shop_signs_its_own_tokens_and_can_rotate_and_revoke,
+    ),
+    (
+        "a_ticket_opens_one_live_connection_without_a_token_in_the_url",
+        a_ticket_opens_one_live_connection_without_a_token_in_the_url,
     ),
     (
         "event_times_grow_with_their_ids_under_concurrent_writers",
@@ -79,7 +89,10 @@ fn polling_past_pruned_changes_answers_resync_instead_of_losing_a_deletion(c: &C
     assert_eq!(t.poll("2000-01-01T00:00:00Z")["resync"], true);
 }
 
-fn a_lost_publish_reaches_live_subscribers_by_the_next_heartbeat(c: &Client) {
+fn a_lost_publish_reaches_live_subscribers_by_the_next_heartbeat(
+    server: &mut crate::support::Server,
+) {
+    let c = &server.client();
     let t = c.tenant("lost-publish");
     let id = id_of(&t.create_order("Ada"));
     let live = t.subscribe(Resume::Live);
@@ -239,4 +252,225 @@ fn a_create_retried_with_its_idempotency_key_creates_nothing(c: &Client) {
         assert_eq!(r.status, 400, "{bad:?}");
     }
     assert_eq!(head(&t), 2);
+}
+
+fn shop_token(key_secret: &str, kid: &str, tenant: &str, user: &str, iat: i64) -> String {
+    use base64::Engine;
+    let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(key_secret)
+        .expect("base64url key");
+    florist_board::auth::sign_with(
+        &florist_board::auth::Claims {
+            sub: user.into(),
+            tenant: tenant.into(),
+            role: florist_board::domain::Role::Manager,
+            exp: iat + 3600,
+            iss: Some(florist_board::auth::ISSUER.into()),
+            aud: Some(florist_board::auth::audience(tenant)),
+            iat: Some(iat),
+        },
+        &secret,
+        Some(kid),
+    )
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn each_shop_signs_its_own_tokens_and_can_rotate_and_revoke(c: &Client) {
+    let id = crate::support::unique("keys");
+    let created = c.admin(
+        "POST",
+        "/api/admin/tenants",
+        json!({"id": id, "name": "Keys"}),
+    );
+    assert_eq!(created.status, 201);
+    let key = created.json()["signingKey"].clone();
+    let (kid, secret) = (
+        key["kid"].as_str().unwrap_or_default(),
+        key["secret"].as_str().unwrap_or_default(),
+    );
+    assert!(!kid.is_empty() && secret.len() >= 43);
+    let other = c.tenant("keys-other");
+    let orders = |tenant: &str, token: &str| {
+        c.call(
+            "GET",
+            &format!("/api/tenants/{tenant}/orders"),
+            Some(token),
+            None,
+        )
+        .status
+    };
+    // The shop's login service mints with its key: valid for the shop.
+    let own = shop_token(secret, kid, &id, "ana", unix_now());
+    assert_eq!(orders(&id, &own), 200);
+    // The same key cannot mint for another shop (its kid is not that shop's).
+    let forged = shop_token(secret, kid, &other.id, "mallory", unix_now());
+    assert_eq!(orders(&other.id, &forged), 401);
+    // Admin-minted tokens carry the shop's kid, iss and aud.
+    let minted = c.admin(
+        "POST",
+        &format!("/api/admin/tenants/{id}/tokens"),
+        json!({"userId": "bo", "role": "florist"}),
+    );
+    let minted = minted.json()["token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(orders(&id, &minted), 200);
+    // Rotation with a grace: the old key still verifies; with none it stops at once.
+    let r = c.admin(
+        "POST",
+        &format!("/api/admin/tenants/{id}/signing-keys"),
+        json!({"graceSeconds": 3600}),
+    );
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let second = r.json();
+    assert_eq!(orders(&id, &own), 200, "old key within its grace");
+    let newer = shop_token(
+        second["secret"].as_str().unwrap_or_default(),
+        second["kid"].as_str().unwrap_or_default(),
+        &id,
+        "ana",
+        unix_now(),
+    );
+    assert_eq!(orders(&id, &newer), 200);
+    let r = c.admin(
+        "POST",
+        &format!("/api/admin/tenants/{id}/signing-keys"),
+        json!({"graceSeconds": 0}),
+    );
+    assert_eq!(r.status, 201);
+    assert_eq!(orders(&id, &newer), 401, "retired without grace");
+    assert_eq!(orders(&id, &own), 200, "the first key keeps its own grace");
+    for bad in [
+        json!({"graceSeconds": -1}),
+        json!({"graceSeconds": 604801}),
+        json!({"graceSeconds": "1"}),
+    ] {
+        assert_eq!(
+            c.admin(
+                "POST",
+                &format!("/api/admin/tenants/{id}/signing-keys"),
+                bad
+            )
+            .status,
+            400
+        );
+    }
+    assert_eq!(
+        c.admin(
+            "POST",
+            "/api/admin/tenants/no-such-shop/signing-keys",
+            json!({})
+        )
+        .status,
+        404
+    );
+    // tokensNotBefore revokes everything issued earlier, platform tokens included.
+    let platform = c.forge(
+        "carl",
+        &id,
+        florist_board::domain::Role::Florist,
+        unix_now() + 600,
+    );
+    let current = c.admin(
+        "POST",
+        &format!("/api/admin/tenants/{id}/tokens"),
+        json!({"userId": "bo", "role": "florist"}),
+    );
+    let current = current.json()["token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(orders(&id, &current), 200);
+    thread::sleep(Duration::from_millis(1100));
+    let r = c
+        .request(
+            "PUT",
+            &format!("/api/admin/tenants/{id}/tokens-not-before"),
+            Some(&c.admin_token),
+            &[],
+            None,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(orders(&id, &current), 401, "issued before: revoked");
+    assert_eq!(orders(&id, &platform), 401);
+    let fresh = c.admin(
+        "POST",
+        &format!("/api/admin/tenants/{id}/tokens"),
+        json!({"userId": "bo", "role": "florist"}),
+    );
+    let fresh = fresh.json()["token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(orders(&id, &fresh), 200, "issued after: fine");
+    // Other shops are untouched.
+    assert_eq!(orders(&other.id, &other.florist), 200);
+}
+
+fn a_ticket_opens_one_live_connection_without_a_token_in_the_url(c: &Client) {
+    let t = c.tenant("tickets");
+    let id = id_of(&t.create_order("Ada"));
+    let issue = |token: &str| c.call("POST", &t.path("/realtime/tickets"), Some(token), None);
+    let r = issue(&t.florist);
+    assert_eq!(r.status, 201);
+    let ticket = r.json()["ticket"].as_str().unwrap_or_default().to_string();
+    assert!(r.json()["expiresAt"].as_str().is_some());
+    let sse = crate::support::Sse::open(
+        c,
+        &t.path(&format!("/realtime/orders?ticket={ticket}")),
+        &[],
+    );
+    assert_eq!(sse.status, 200);
+    assert_eq!(
+        t.put(&id, &t.florist, json!({"notes": "via ticket"}))
+            .status,
+        200
+    );
+    let (_, kind, _) = sse
+        .next_event(secs(5))
+        .expect("an event over the ticket's stream");
+    assert_eq!(kind, "order_updated");
+    // Single use.
+    let again = c.call(
+        "GET",
+        &t.path(&format!("/realtime/orders?ticket={ticket}")),
+        None,
+        None,
+    );
+    assert_eq!(again.status, 401);
+    // Bound to its shop, and to a real ticket.
+    let r = issue(&t.florist);
+    let ticket = r.json()["ticket"].as_str().unwrap_or_default().to_string();
+    let other = c.tenant("tickets-other");
+    let r = c.call(
+        "GET",
+        &other.path(&format!("/realtime/orders?ticket={ticket}")),
+        None,
+        None,
+    );
+    assert_eq!(r.status, 403);
+    let r = c.call("GET", &t.path("/realtime/orders?ticket=nope"), None, None);
+    assert_eq!(r.status, 401);
+    // Issuing one needs a token in the header.
+    assert_eq!(
+        c.call("POST", &t.path("/realtime/tickets"), None, None)
+            .status,
+        401
+    );
+    // A ticket opens a WebSocket too.
+    let r = issue(&t.manager);
+    let ticket = r.json()["ticket"].as_str().unwrap_or_default().to_string();
+    let ws = crate::wsclient::Ws::open(c, &t.path(&format!("/realtime/ws?ticket={ticket}")))
+        .expect("ws");
+    let presence = ws.next_of("presence", secs(5)).expect("presence");
+    assert!(presence.to_string().contains("manager-1"));
+    drop(sse);
 }

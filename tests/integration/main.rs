@@ -34,6 +34,7 @@ fn main() {
     tests.retain(|(name, _)| selected(name));
     let mut server_tests: Vec<ServerTest> = realtime::SERVER_TESTS.to_vec();
     server_tests.extend(websocket::SERVER_TESTS);
+    server_tests.extend(hardening::SERVER_TESTS);
     server_tests.retain(|(name, _)| selected(name));
 
     let started = Instant::now();

@@ -240,19 +240,24 @@ static NONCE: AtomicU64 = AtomicU64::new(0);
 impl Client {
     /// Runs SQL on the Worker's local D1 behind its back (e.g. an event whose publish was lost).
     pub fn d1_execute(&self, sql: &str) {
-        let out = Command::new("node_modules/.bin/wrangler")
-            .args(["d1", "execute", "DB", "--local", "--persist-to"])
-            .arg(&self.state)
-            .args(["--command", sql])
-            .env("WRANGLER_SEND_METRICS", "false")
-            .stdin(Stdio::null())
-            .output()
-            .expect("wrangler d1 execute");
-        assert!(
-            out.status.success(),
-            "d1 execute failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let mut last = String::new();
+        // The running Worker may hold the database for a moment (SQLITE_BUSY): try again.
+        for _ in 0..10 {
+            let out = Command::new("node_modules/.bin/wrangler")
+                .args(["d1", "execute", "DB", "--local", "--persist-to"])
+                .arg(&self.state)
+                .args(["--command", sql])
+                .env("WRANGLER_SEND_METRICS", "false")
+                .stdin(Stdio::null())
+                .output()
+                .expect("wrangler d1 execute");
+            if out.status.success() {
+                return;
+            }
+            last = String::from_utf8_lossy(&out.stderr).into_owned();
+            thread::sleep(Duration::from_millis(300));
+        }
+        panic!("d1 execute failed: {last}");
     }
 }
 
@@ -355,6 +360,9 @@ impl Client {
                 tenant: tenant.into(),
                 role,
                 exp,
+                iss: None,
+                aud: None,
+                iat: None,
             },
             self.auth_secret.as_bytes(),
         )
