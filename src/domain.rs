@@ -101,6 +101,10 @@ pub struct Item {
 }
 
 pub const MAX_ITEMS: usize = 100;
+/// An order's serialized size is capped so one order cannot hold a poll, list or replay
+/// hostage: its notes at most [`MAX_NOTES_BYTES`], everything else at most [`MAX_ORDER_REST_BYTES`].
+pub const MAX_NOTES_BYTES: usize = 16 * 1024;
+pub const MAX_ORDER_REST_BYTES: usize = 48 * 1024;
 pub const MAX_NOTES: usize = 10_000;
 pub const MAX_SHORT: usize = 200;
 pub const MAX_TITLE: usize = 300;
@@ -158,6 +162,26 @@ impl OrderStatus {
             .into_iter()
             .filter(|from| from.can_move_to(self))
             .collect()
+    }
+}
+
+impl Order {
+    /// 422 `order_too_large` when the order (without its notes) would serialize to more than
+    /// [`MAX_ORDER_REST_BYTES`], or its notes to more than [`MAX_NOTES_BYTES`].
+    pub fn check_size(&self) -> ApiResult<()> {
+        let rest = serde_json::to_string(&Order {
+            notes: String::new(),
+            ..self.clone()
+        })
+        .map(|s| s.len())
+        .unwrap_or(usize::MAX);
+        if rest > MAX_ORDER_REST_BYTES || self.notes.len() > MAX_NOTES_BYTES {
+            return Err(ApiError::unprocessable(
+                "order_too_large",
+                "an order is at most 64 KB (notes 16 KB): shorten the items or notes",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -309,10 +333,14 @@ impl TryFrom<&Value> for OrderPatch {
         };
         let notes = match body.get("notes") {
             None => None,
-            Some(Value::String(s)) if s.chars().count() <= MAX_NOTES => Some(s.clone()),
+            Some(Value::String(s))
+                if s.chars().count() <= MAX_NOTES && s.len() <= MAX_NOTES_BYTES =>
+            {
+                Some(s.clone())
+            }
             Some(Value::String(_)) => {
                 return Err(field_error(format!(
-                    "notes must be at most {MAX_NOTES} characters"
+                    "notes must be at most {MAX_NOTES} characters and {MAX_NOTES_BYTES} bytes"
                 )))
             }
             Some(_) => return Err(field_error("notes must be a string")),
@@ -521,6 +549,24 @@ mod tests {
         ] {
             assert_eq!(NewOrder::try_from(&bad).unwrap_err().status(), 400, "{bad}");
         }
+    }
+
+    #[test]
+    fn an_order_is_capped_at_64_kb() {
+        let mut o = order();
+        assert!(o.check_size().is_ok());
+        o.notes = "🌹".repeat(4096); // 16 KB exactly
+        assert!(o.check_size().is_ok());
+        o.notes.push('x');
+        assert_eq!(o.check_size().unwrap_err().status(), 422);
+        o.notes.clear();
+        o.items = (0..100)
+            .map(|_| Item {
+                title: "🌷".repeat(300),
+                quantity: 1,
+            })
+            .collect();
+        assert_eq!(o.check_size().unwrap_err().status(), 422);
     }
 
     #[test]

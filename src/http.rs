@@ -10,6 +10,9 @@ use crate::error::{ApiError, ApiResult};
 /// Largest accepted request body.
 pub const MAX_BODY: usize = 1024 * 1024;
 
+/// The most one page of a list or one polling answer holds (it ends early, with a cursor).
+pub const PAGE_BYTES: usize = 512 * 1024;
+
 /// Milliseconds since the epoch, from the runtime's clock.
 pub fn now_millis() -> i64 {
     worker::Date::now().as_millis() as i64
@@ -29,21 +32,30 @@ pub fn header(req: &Request, name: &str) -> Option<String> {
     req.headers().get(name).ok().flatten()
 }
 
-/// Reads the raw body: 413 when it is over the limit (by `Content-Length` or by what arrives).
+/// Reads the raw body chunk by chunk: 413 when it is over the limit, by `Content-Length` before
+/// reading, or as soon as what arrives crosses it (a chunked body is never buffered whole).
 pub async fn read_body(req: &mut Request) -> ApiResult<Vec<u8>> {
+    use futures_util::StreamExt;
     if let Some(len) = header(req, "content-length").and_then(|l| l.trim().parse::<usize>().ok()) {
         if len > MAX_BODY {
             return Err(ApiError::PayloadTooLarge);
         }
     }
-    let bytes = req
-        .bytes()
-        .await
-        .map_err(|_| ApiError::bad_request("unreadable_body", "the body could not be read"))?;
-    if bytes.len() > MAX_BODY {
-        return Err(ApiError::PayloadTooLarge);
+    let unreadable = || ApiError::bad_request("unreadable_body", "the body could not be read");
+    let mut stream = match req.stream() {
+        Ok(stream) => stream,
+        // No body at all.
+        Err(_) => return Ok(Vec::new()),
+    };
+    let mut body = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| unreadable())?;
+        if body.len() + chunk.len() > MAX_BODY {
+            return Err(ApiError::PayloadTooLarge);
+        }
+        body.extend_from_slice(&chunk);
     }
-    Ok(bytes)
+    Ok(body)
 }
 
 /// Parses JSON bytes; a syntax error is the client's 400 with serde's position message.

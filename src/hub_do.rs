@@ -44,8 +44,11 @@ use crate::presence::{
 const REPLAY_PAGE: u32 = 500;
 /// How often (in heartbeats, at least hourly) the hub prunes its tenant's old events.
 const PRUNE_EVERY_MS: i64 = 3_600_000;
-/// Frames a subscriber may leave unread before the heartbeat drops it (a stalled client).
-const MAX_QUEUED_FRAMES: f64 = 10_000.0;
+/// Bytes a subscriber may leave unread: past this it is dropped on the write that crosses it
+/// (a stalled client must not hold the object's memory).
+const MAX_QUEUED_BYTES: f64 = 1024.0 * 1024.0;
+/// The stream's own buffer before it counts as backed up.
+const STREAM_HIGH_WATER_BYTES: f64 = 64.0 * 1024.0;
 /// Storage keys: the broadcast position (for sockets adopted after a wake) and the users in
 /// their leave grace period.
 const DELIVERED_KEY: &str = "delivered";
@@ -86,9 +89,10 @@ impl StreamSink {
     }
 
     fn write(&self, chunk: &Uint8Array) -> bool {
-        // An errored stream (the client went away and its body was cancelled) has no size.
+        // An errored stream (the client went away and its body was cancelled) has no size; one
+        // whose reader fell a megabyte behind is dropped here, on the write path.
         match self.writer.desired_size() {
-            Ok(Some(_)) => {
+            Ok(Some(size)) if size >= -MAX_QUEUED_BYTES => {
                 self.quiet(self.writer.write_with_chunk(chunk));
                 true
             }
@@ -164,7 +168,7 @@ impl Sink for Conn {
     fn stalled(&self) -> bool {
         match self {
             Conn::Sse(s) => {
-                matches!(s.writer.desired_size(), Ok(Some(size)) if size < -MAX_QUEUED_FRAMES)
+                matches!(s.writer.desired_size(), Ok(Some(size)) if size < -MAX_QUEUED_BYTES)
             }
             Conn::Ws(_) => false,
         }
@@ -775,7 +779,16 @@ impl TenantHub {
     /// Opens an SSE stream.
     async fn subscribe(&self, visitor: &Visitor, resume: Option<String>) -> ApiResult<Response> {
         self.check_limits(&visitor.user)?;
-        let stream = TransformStream::new().map_err(js_error)?;
+        // Counted in bytes, so "how far behind" is a size, whatever the events weigh.
+        let strategy = web_sys::ByteLengthQueuingStrategy::new(&web_sys::QueuingStrategyInit::new(
+            STREAM_HIGH_WATER_BYTES,
+        ))
+        .map_err(js_error)?;
+        let stream = TransformStream::new_with_transformer_and_writable_strategy(
+            &js_sys::Object::new(),
+            wasm_bindgen::JsCast::unchecked_ref(&strategy),
+        )
+        .map_err(js_error)?;
         let writer = stream.writable().get_writer().map_err(js_error)?;
         let sink = Conn::Sse(StreamSink {
             writer,

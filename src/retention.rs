@@ -94,7 +94,8 @@ pub async fn run(db: &D1Database, now_ms: i64, r: &Retention) -> ApiResult<(u64,
     let activity = prune_activity(db, None, &cutoff(now_ms, r.activity_secs)).await?;
     let webhooks = prune_webhook_records(db, &cutoff(now_ms, WEBHOOK_RECORD_SECS)).await?;
     let keys = prune_idempotency_keys(db, &cutoff(now_ms, IDEMPOTENCY_SECS)).await?;
-    Ok((events, activity, webhooks + keys))
+    let tickets = drain(|| db::keys::prune_tickets(db, now_ms / 1000, BATCH)).await?;
+    Ok((events, activity, webhooks + keys + tickets))
 }
 
 #[cfg(test)]

@@ -42,7 +42,20 @@ pub async fn list(req: &Request, app: &App, tenant: &TenantId) -> ApiResult<Resp
         limit,
         after,
     };
-    let (orders, more) = db::list_orders(&app.db()?, tenant.as_str(), &q, &app.now()).await?;
+    let (mut orders, mut more) =
+        db::list_orders(&app.db()?, tenant.as_str(), &q, &app.now()).await?;
+    // A page is budgeted in bytes too: once full it ends early, with a cursor for the rest.
+    let mut used = 0;
+    let mut keep = orders.len();
+    for (i, order) in orders.iter().enumerate() {
+        used += serde_json::to_string(order)?.len();
+        if used > crate::http::PAGE_BYTES && i > 0 {
+            keep = i;
+            more = true;
+            break;
+        }
+    }
+    orders.truncate(keep);
     let next = if more {
         orders.last().map(|o| cursor::encode(&o.updated_at, &o.id))
     } else {
@@ -102,6 +115,7 @@ pub async fn create(
         updated_by: caller.user_id.clone(),
         lock: None,
     };
+    order.check_size()?;
     let w = board_write(tenant, caller, &order.created_at);
     let remember = match (&key, &fingerprint) {
         (Some(key), Some(fingerprint)) => db::idempotency::remember(

@@ -114,15 +114,31 @@ pub async fn poll(req: &Request, app: &App, tenant: &TenantId) -> ApiResult<Resp
         );
     }
     let end = since.saturating_add(POLL_WINDOW);
-    let more = end < poll.head;
-    let cursor = if more { end } else { poll.head };
+    let mut more = end < poll.head;
+    let mut cursor = if more { end } else { poll.head };
     // Walk the changes oldest first: each order once, in the order things happened; an order
-    // that is gone from the table was deleted.
+    // that is gone from the table was deleted. The answer is budgeted in bytes: once full, it
+    // ends at the last change it holds and says `hasMore` (an order left out is sent, in its
+    // latest state, by the next answer).
     let mut current: std::collections::HashMap<String, Order> =
         poll.orders.into_iter().map(|o| (o.id.clone(), o)).collect();
     let (mut orders, mut deleted) = (Vec::new(), Vec::new());
-    for (id, _) in poll.changed {
-        match current.remove(&id) {
+    let mut used = 0;
+    let mut last_included = since;
+    for (id, seq) in poll.changed {
+        let order = current.remove(&id);
+        let size = match &order {
+            Some(o) => serde_json::to_string(o)?.len(),
+            None => id.len() + 3,
+        };
+        if used + size > crate::http::PAGE_BYTES && used > 0 {
+            more = true;
+            cursor = last_included;
+            break;
+        }
+        used += size;
+        last_included = seq;
+        match order {
             Some(order) => orders.push(order),
             None => deleted.push(id),
         }

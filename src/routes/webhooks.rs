@@ -350,6 +350,7 @@ async fn upsert(app: &App, d: &Delivery, incoming: &ShopifyOrder) -> ApiResult<&
         };
         let mut next = current.clone();
         apply_shopify_fields(&mut next, incoming);
+        next.check_size()?;
         if cancel {
             next.status = OrderStatus::Cancelled;
         }
@@ -447,6 +448,7 @@ async fn create(
         lock: None,
     };
     apply_shopify_fields(&mut order, incoming);
+    order.check_size()?;
     let w = shopify_write(d, &now);
     match commit::create(app, &w, &d.tenant, &order, record_after_change(app, d)?).await {
         Ok(_) => Ok("created"),

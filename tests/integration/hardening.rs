@@ -36,6 +36,10 @@ pub const TESTS: &[crate::Test] = &[
         a_ticket_opens_one_live_connection_without_a_token_in_the_url,
     ),
     (
+        "memory_is_bounded_in_bytes_for_bodies_orders_and_pages",
+        memory_is_bounded_in_bytes_for_bodies_orders_and_pages,
+    ),
+    (
         "event_times_grow_with_their_ids_under_concurrent_writers",
         event_times_grow_with_their_ids_under_concurrent_writers,
     ),
@@ -473,4 +477,106 @@ fn a_ticket_opens_one_live_connection_without_a_token_in_the_url(c: &Client) {
     let presence = ws.next_of("presence", secs(5)).expect("presence");
     assert!(presence.to_string().contains("manager-1"));
     drop(sse);
+}
+
+fn big_order(t: &Tenant, i: usize) -> String {
+    // About 37 KB each: 100 items of 90 four-byte flowers.
+    let items: Vec<Value> = (0..100)
+        .map(|n| json!({"title": format!("{n} {}", "🌷".repeat(90)), "quantity": 1}))
+        .collect();
+    let r = t.client.call(
+        "POST",
+        &t.path("/orders"),
+        Some(&t.florist),
+        Some(json!({"customerName": format!("Big {i}"), "items": items})),
+    );
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    id_of(&r.json())
+}
+
+fn memory_is_bounded_in_bytes_for_bodies_orders_and_pages(c: &Client) {
+    use std::io::{Read, Write};
+    let t = c.tenant("bytes");
+    // A chunked body (no Content-Length) is cut off at 1 MiB, not buffered whole.
+    let mut s = c.connect().expect("connect");
+    let head = format!(
+        "POST {} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+        t.path("/orders"),
+        t.florist
+    );
+    s.write_all(head.as_bytes()).expect("head");
+    let chunk = vec![b' '; 64 * 1024];
+    for _ in 0..20 {
+        if s.write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+            .is_err()
+            || s.write_all(&chunk).is_err()
+            || s.write_all(b"\r\n").is_err()
+        {
+            break;
+        }
+    }
+    let _ = s.write_all(b"0\r\n\r\n");
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 413"),
+        "{}",
+        answer.lines().next().unwrap_or("")
+    );
+    // One order is capped at 64 KB.
+    let items: Vec<Value> = (0..100)
+        .map(|_| json!({"title": "🌷".repeat(300), "quantity": 1}))
+        .collect();
+    let r = c.call(
+        "POST",
+        &t.path("/orders"),
+        Some(&t.florist),
+        Some(json!({"customerName": "Huge", "items": items})),
+    );
+    assert_eq!(
+        (r.status, r.error_code().as_str()),
+        (422, "order_too_large")
+    );
+    // Pages end early by size and the cursor brings the rest.
+    let ids: Vec<String> = (0..20).map(|i| big_order(&t, i)).collect();
+    let mut seen = Vec::new();
+    let mut path = t.path("/orders?limit=200");
+    let mut pages = 0;
+    loop {
+        let page = c.call("GET", &path, Some(&t.florist), None);
+        assert_eq!(page.status, 200);
+        assert!(
+            page.body.len() < 700 * 1024,
+            "a page of {} bytes",
+            page.body.len()
+        );
+        let page = page.json();
+        pages += 1;
+        seen.extend(page["orders"].as_array().into_iter().flatten().map(id_of));
+        match page["nextCursor"].as_str() {
+            Some(next) => path = t.path(&format!("/orders?limit=200&cursor={next}")),
+            None => break,
+        }
+    }
+    assert!(pages > 1, "20 orders of ~37 KB do not fit one page");
+    seen.sort();
+    let mut want = ids.clone();
+    want.sort();
+    assert_eq!(seen, want);
+    let mut polled = Vec::new();
+    let mut since = "0".to_string();
+    let mut answers = 0;
+    loop {
+        let p = t.poll(&since);
+        answers += 1;
+        polled.extend(p["orders"].as_array().into_iter().flatten().map(id_of));
+        since = p["cursor"].as_str().unwrap_or_default().to_string();
+        if p["hasMore"] != true {
+            break;
+        }
+    }
+    assert!(answers > 1);
+    polled.sort();
+    assert_eq!(polled, want);
 }

@@ -154,7 +154,10 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.stop();
-        let _ = std::fs::remove_dir_all(&self.state);
+        // KEEP_STATE=1 keeps the Worker's state and wrangler.log for a look after a failure.
+        if std::env::var_os("KEEP_STATE").is_none() {
+            let _ = std::fs::remove_dir_all(&self.state);
+        }
     }
 }
 
