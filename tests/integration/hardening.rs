@@ -9,10 +9,16 @@ use serde_json::{json, Value};
 use crate::support::{secs, Client, Resume, Tenant, HEARTBEAT_SECONDS};
 
 /// Run alone (they reach into the Worker's local D1 behind its back).
-pub const SERVER_TESTS: &[crate::ServerTest] = &[(
-    "a_lost_publish_reaches_live_subscribers_by_the_next_heartbeat",
-    a_lost_publish_reaches_live_subscribers_by_the_next_heartbeat,
-)];
+pub const SERVER_TESTS: &[crate::ServerTest] = &[
+    (
+        "a_lost_publish_reaches_live_subscribers_by_the_next_heartbeat",
+        a_lost_publish_reaches_live_subscribers_by_the_next_heartbeat,
+    ),
+    (
+        "a_runtime_killed_mid_burst_loses_no_committed_event",
+        a_runtime_killed_mid_burst_loses_no_committed_event,
+    ),
+];
 
 pub const TESTS: &[crate::Test] = &[
     (
@@ -579,4 +585,144 @@ fn memory_is_bounded_in_bytes_for_bodies_orders_and_pages(c: &Client) {
     assert!(answers > 1);
     polled.sort();
     assert_eq!(polled, want);
+}
+
+/// A subscriber that keeps itself connected (resuming from the last id it saw) until told to
+/// stop, recording every event id it receives.
+fn resilient_subscriber(
+    c: Client,
+    path: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> thread::JoinHandle<Vec<u64>> {
+    thread::spawn(move || {
+        let mut got: Vec<u64> = Vec::new();
+        while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+            let headers: Vec<(String, String)> = got
+                .last()
+                .map(|l| vec![("Last-Event-ID".to_string(), l.to_string())])
+                .unwrap_or_default();
+            let Ok(sse) = crate::support::Sse::try_open(&c, &path, &headers) else {
+                thread::sleep(Duration::from_millis(200));
+                continue;
+            };
+            if sse.status != 200 {
+                thread::sleep(Duration::from_millis(200));
+                continue;
+            }
+            loop {
+                match sse.next(Duration::from_millis(500)) {
+                    Some(crate::support::SseMsg::Event { id, event, .. })
+                        if event != "heartbeat" =>
+                    {
+                        if let Ok(id) = id.parse::<u64>() {
+                            got.push(id);
+                        }
+                    }
+                    Some(crate::support::SseMsg::Closed) => break,
+                    None if stop.load(std::sync::atomic::Ordering::SeqCst) => break,
+                    _ => {}
+                }
+            }
+        }
+        got
+    })
+}
+
+fn a_runtime_killed_mid_burst_loses_no_committed_event(server: &mut crate::support::Server) {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    let c = server.client();
+    let t = c.tenant("fault");
+    let orders: Vec<String> = (0..8)
+        .map(|i| id_of(&t.create_order(&format!("F{i}"))))
+        .collect();
+    let start = head(&t);
+    let stop = Arc::new(AtomicBool::new(false));
+    let stream_path = t.path(&format!("/realtime/orders?access_token={}", t.florist));
+    let subs: Vec<_> = (0..3)
+        .map(|_| {
+            let mut path = stream_path.clone();
+            path.push_str(&format!("&lastEventId={start}"));
+            resilient_subscriber(c.clone(), path, stop.clone())
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(500));
+    // 8 writers, 1,000 updates; the ids of every write that got a 2xx.
+    let acked = Arc::new(Mutex::new(Vec::<u64>::new()));
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let writers: Vec<_> = (0..8)
+        .map(|w| {
+            let (c, path, token, acked, attempts) = (
+                c.clone(),
+                t.path(&format!("/orders/{}", orders[w])),
+                t.florist.clone(),
+                acked.clone(),
+                attempts.clone(),
+            );
+            thread::spawn(move || {
+                for i in 0..125 {
+                    attempts.fetch_add(1, Ordering::SeqCst);
+                    let body = json!({"notes": format!("w{w} n{i}")}).to_string();
+                    let r = c.request(
+                        "PUT",
+                        &path,
+                        Some(&token),
+                        &[],
+                        Some(("application/json", body.as_bytes())),
+                    );
+                    if let Ok(r) = r {
+                        if r.status == 200 {
+                            if let Some(id) = r.json()["event"]["id"]
+                                .as_str()
+                                .and_then(|s| s.parse().ok())
+                            {
+                                acked.lock().map(|mut a| a.push(id)).ok();
+                            }
+                        }
+                    } else {
+                        thread::sleep(Duration::from_millis(50));
+                    }
+                }
+            })
+        })
+        .collect();
+    while attempts.load(Ordering::SeqCst) < 300 {
+        thread::sleep(Duration::from_millis(20));
+    }
+    server.kill_runtime();
+    server.restart();
+    for w in writers {
+        let _ = w.join();
+    }
+    // The head, following the polling pages (one answer covers at most 500 events).
+    let mut final_head = start;
+    loop {
+        let p = t.poll(&final_head.to_string());
+        final_head = p["cursor"].as_str().and_then(|c| c.parse().ok()).unwrap_or(final_head);
+        if p["hasMore"] != true {
+            break;
+        }
+    }
+    // Let every subscriber resume and catch up to the head, then stop them.
+    thread::sleep(Duration::from_secs(4));
+    stop.store(true, Ordering::SeqCst);
+    let want: Vec<u64> = (start + 1..=final_head).collect();
+    for sub in subs {
+        let got = sub.join().expect("subscriber");
+        assert_eq!(got, want, "every committed event exactly once and in order");
+    }
+    let acked = acked.lock().map(|a| a.clone()).unwrap_or_default();
+    assert!(
+        acked.len() > 300,
+        "writes went on after the restart: {}",
+        acked.len()
+    );
+    for id in &acked {
+        assert!(want.contains(id), "acknowledged write {id} is in the log");
+    }
+    eprintln!(
+        "fault test: {} writes acknowledged of 1000, head {} → {final_head}",
+        acked.len(),
+        start
+    );
 }

@@ -135,6 +135,46 @@ impl Server {
         }
     }
 
+    /// Kills the runtime (every `workerd` under this server's wrangler) with SIGKILL, like a
+    /// crash: no chance to flush or say goodbye.
+    pub fn kill_runtime(&mut self) {
+        let Some(root) = self.child.as_ref().map(|c| c.id()) else {
+            return;
+        };
+        let mut family = vec![root];
+        let mut i = 0;
+        while i < family.len() {
+            let parent = family[i];
+            if let Ok(entries) = std::fs::read_dir("/proc") {
+                for entry in entries.flatten() {
+                    let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                        continue;
+                    };
+                    let stat =
+                        std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+                    // pid (comm) state ppid ...
+                    let ppid = stat
+                        .rsplit(')')
+                        .next()
+                        .and_then(|rest| rest.split_whitespace().nth(1))
+                        .and_then(|p| p.parse::<u32>().ok());
+                    if ppid == Some(parent) && !family.contains(&pid) {
+                        family.push(pid);
+                    }
+                }
+            }
+            i += 1;
+        }
+        for pid in family.into_iter().skip(1) {
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            if comm.trim() == "workerd" {
+                let _ = Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status();
+            }
+        }
+    }
+
     pub fn restart(&mut self) {
         self.stop();
         self.spawn();
@@ -527,7 +567,16 @@ pub struct Sse {
 
 impl Sse {
     pub fn open(client: &Client, path: &str, headers: &[(String, String)]) -> Sse {
-        let mut stream = client.connect().expect("connect");
+        Self::try_open(client, path, headers).expect("open the SSE stream")
+    }
+
+    /// As [`Sse::open`], with connection errors returned (a server that is restarting).
+    pub fn try_open(
+        client: &Client,
+        path: &str,
+        headers: &[(String, String)],
+    ) -> std::io::Result<Sse> {
+        let mut stream = client.connect()?;
         let mut head = format!(
             "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAccept: text/event-stream\r\n",
             client.port
@@ -536,10 +585,10 @@ impl Sse {
             head.push_str(&format!("{k}: {v}\r\n"));
         }
         head.push_str("\r\n");
-        stream.write_all(head.as_bytes()).expect("write");
-        let socket = stream.try_clone().expect("clone");
+        stream.write_all(head.as_bytes())?;
+        let socket = stream.try_clone()?;
         let mut reader = BufReader::new(stream);
-        let (status, resp_headers) = read_head(&mut reader).expect("SSE response head");
+        let (status, resp_headers) = read_head(&mut reader)?;
         let (tx, rx) = channel();
         thread::spawn(move || {
             let mut pending = String::new();
@@ -595,12 +644,12 @@ impl Sse {
                 }
             }
         });
-        Sse {
+        Ok(Sse {
             status,
             headers: resp_headers,
             rx,
             socket,
-        }
+        })
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
