@@ -227,6 +227,11 @@ impl<S: Sink> Hub<S> {
         false
     }
 
+    /// A subscriber's sink (e.g. to wait until its stream has room).
+    pub fn sink(&self, id: SubscriberId) -> Option<&S> {
+        self.subscribers.get(&id).map(|s| &s.sink)
+    }
+
     pub fn last_sent(&self, id: SubscriberId) -> Option<u64> {
         self.subscribers.get(&id).map(|s| s.last_sent)
     }

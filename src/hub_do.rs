@@ -16,7 +16,7 @@
 
 use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::BTreeMap;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 use js_sys::{Promise, Uint8Array};
 use serde::{Deserialize, Serialize};
@@ -41,7 +41,7 @@ use crate::presence::{
 };
 
 /// Events read from the log per query while catching a subscriber up or filling a gap.
-const REPLAY_PAGE: u32 = 500;
+const REPLAY_PAGE: u32 = 200;
 /// How often (in heartbeats, at least hourly) the hub prunes its tenant's old events.
 const PRUNE_EVERY_MS: i64 = 3_600_000;
 /// Bytes a subscriber may leave unread: past this it is dropped on the write that crosses it
@@ -200,8 +200,24 @@ struct Visitor {
     exp: Option<i64>,
 }
 
+/// The Durable Object: a handle on the hub's state, shared (`Rc`) so that work the object
+/// continues after answering (a replay behind the response) can hold on to it.
 #[durable_object]
 pub struct TenantHub {
+    inner: Rc<HubInner>,
+}
+
+impl std::ops::Deref for TenantHub {
+    type Target = HubInner;
+
+    fn deref(&self) -> &HubInner {
+        &self.inner
+    }
+}
+
+pub struct HubInner {
+    /// Itself, for tasks spawned past the current request.
+    me: Weak<HubInner>,
     state: State,
     env: Env,
     hub: RefCell<Hub<Conn>>,
@@ -232,7 +248,8 @@ impl worker::DurableObject for TenantHub {
         if let Ok(pair) = WebSocketRequestResponsePair::new("ping", "pong") {
             state.set_websocket_auto_response(&pair);
         }
-        Self {
+        let inner = Rc::new_cyclic(|me| HubInner {
+            me: me.clone(),
             state,
             env,
             hub: RefCell::new(Hub::default()),
@@ -251,7 +268,8 @@ impl worker::DurableObject for TenantHub {
             next_conn: Cell::new(1),
             started_ms: crate::http::now_millis(),
             adopted_sockets: Cell::new(0),
-        }
+        });
+        Self { inner }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -446,7 +464,7 @@ fn attachment(socket: &WebSocket) -> Option<Attachment> {
     socket.deserialize_attachment::<Attachment>().ok().flatten()
 }
 
-impl TenantHub {
+impl HubInner {
     fn tenant(&self) -> ApiResult<String> {
         self.tenant
             .borrow()
@@ -771,7 +789,18 @@ impl TenantHub {
                 self.hub.borrow_mut().resync(id, head);
             }
         }
-        self.catch_up(id).await?;
+        // The replay runs behind the response: the client has its stream at once, and the log
+        // is read a page at a time as the client drains it, so a resume from far back never
+        // loads the whole log into the object.
+        match self.me.upgrade() {
+            Some(me) => wasm_bindgen_futures::spawn_local(async move {
+                if let Err(err) = me.catch_up(id).await {
+                    worker::console_error!("hub: replay failed: {err}");
+                }
+                me.settle_drops().await;
+            }),
+            None => self.catch_up(id).await?,
+        }
         self.schedule_alarm().await;
         Ok(id)
     }
@@ -873,11 +902,23 @@ impl TenantHub {
         }
     }
 
+    /// Waits until a subscriber's stream has room (its reader drained what was queued).
+    async fn room_for(&self, id: SubscriberId) {
+        let ready = match self.hub.borrow().sink(id) {
+            Some(Conn::Sse(s)) => Some(s.writer.ready()),
+            _ => None,
+        };
+        if let Some(ready) = ready {
+            let _ = wasm_bindgen_futures::JsFuture::from(ready).await;
+        }
+    }
+
     async fn catch_up(&self, id: SubscriberId) -> ApiResult<()> {
         loop {
             if self.hub.borrow_mut().go_live(id) {
                 return Ok(());
             }
+            self.room_for(id).await;
             let Some(last) = self.hub.borrow().last_sent(id) else {
                 return Ok(()); // it left while we were reading
             };

@@ -698,7 +698,10 @@ fn a_runtime_killed_mid_burst_loses_no_committed_event(server: &mut crate::suppo
     let mut final_head = start;
     loop {
         let p = t.poll(&final_head.to_string());
-        final_head = p["cursor"].as_str().and_then(|c| c.parse().ok()).unwrap_or(final_head);
+        final_head = p["cursor"]
+            .as_str()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(final_head);
         if p["hasMore"] != true {
             break;
         }

@@ -76,6 +76,11 @@ fn main() {
         let ok = catch_unwind(AssertUnwindSafe(|| test(&mut server))).is_ok();
         report(name, ok, t, &failures, &passed);
     }
+    if !failures.lock().map(|f| f.is_empty()).unwrap_or(true) {
+        // Keep the Worker's state and wrangler.log to look at.
+        std::env::set_var("KEEP_STATE", "1");
+        eprintln!("kept the Worker's state and log in {:?}", server.state_dir());
+    }
     drop(server);
 
     let failures = failures.lock().map(|f| f.clone()).unwrap_or_default();

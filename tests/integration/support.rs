@@ -175,6 +175,10 @@ impl Server {
         }
     }
 
+    pub fn state_dir(&self) -> &std::path::Path {
+        &self.state
+    }
+
     pub fn restart(&mut self) {
         self.stop();
         self.spawn();
