@@ -1,35 +1,38 @@
-import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent } from "react";
-import type { Order, OrderEvent, OrderStatus } from "../src/index.js";
+import {
+  useCallback,
+  useEffect,
+  useLayoutEffect,
+  useMemo,
+  useReducer,
+  useRef,
+  useState,
+  type FocusEvent,
+} from "react";
+import type { OrderEvent, OrderStatus } from "../src/index.js";
+import { editorsOf, viewersOf } from "../src/index.js";
 import { useRealtimeUpdates } from "../src/react.js";
-import { ApiError, BoardApi, type OrderPatch } from "./api.js";
-import { clearSession, isExpired, loadSession, parseToken, saveSession, type Session } from "./session.js";
+import { BoardApi } from "./api.js";
+import { ARCHIVE_DAYS, POLL_INTERVAL, PRESENCE_POLL_MS, TRANSPORTS, USE_TICKETS } from "./config.js";
+import { ConflictView } from "./ConflictView.js";
+import { choose, resolve, setField, startEdit, type EditState } from "./edit.js";
+import { heldByOther } from "./lease.js";
+import { loadBoard } from "./load.js";
+import { Header } from "./Header.js";
+import { describeEvent, STATUS_LABEL } from "./notify.js";
+import { EditDrawer, HistoryDrawer, type DrawerContext } from "./OrderDrawer.js";
+import { OrderCard, type CardIntent } from "./OrderCard.js";
+import { columnOrders, INITIAL_ORDERS, isArchive, ordersReducer } from "./orders.js";
+import { clearSession, loadSession, saveSession, type Session } from "./session.js";
+import { SignIn } from "./SignIn.js";
+import { ConfirmDialog, Modal, type ConfirmRequest } from "./ui.js";
+import { useNotices } from "./useNotices.js";
+import { submitEdit } from "./write.js";
 
-const COLUMNS: { status: OrderStatus; label: string }[] = [
-  { status: "new", label: "New" },
-  { status: "in_progress", label: "In progress" },
-  { status: "ready", label: "Ready" },
-  { status: "out_for_delivery", label: "Out for delivery" },
-  { status: "delivered", label: "Delivered" },
-  { status: "cancelled", label: "Cancelled" },
-];
+const COLUMNS: { status: OrderStatus; label: string }[] = (
+  ["new", "in_progress", "ready", "out_for_delivery", "delivered", "cancelled"] as const
+).map((status) => ({ status, label: STATUS_LABEL[status] }));
 
-const LABEL = Object.fromEntries(COLUMNS.map((c) => [c.status, c.label])) as Record<
-  OrderStatus,
-  string
->;
-
-/** The Worker's status machine (docs/API.md), forward moves first. */
-const MOVES: Record<OrderStatus, OrderStatus[]> = {
-  new: ["in_progress", "cancelled"],
-  in_progress: ["ready", "new", "cancelled"],
-  ready: ["out_for_delivery", "delivered", "in_progress", "cancelled"],
-  out_for_delivery: ["delivered", "ready"],
-  delivered: [],
-  cancelled: [],
-};
-
-const POLL_INTERVAL = 3000;
-const TOAST_MS = 5000;
+const EXPIRED = "Your sign-in has expired. Paste a new token.";
 
 export function App() {
   const [session, setSession] = useState<Session | null>(() => loadSession());
@@ -56,68 +59,32 @@ export function App() {
   return <Board key={session.token} session={session} onSignOut={signOut} />;
 }
 
-function SignIn({ notice, onSignIn }: { notice: string | null; onSignIn: (s: Session) => void }) {
-  const [text, setText] = useState("");
-  const [error, setError] = useState<string | null>(null);
+type Drawer = { orderId: string; mode: "edit" | "history" } | null;
 
-  const submit = (event: FormEvent) => {
-    event.preventDefault();
-    const session = parseToken(text);
-    if (!session) setError("That is not a board token.");
-    else if (isExpired(session)) setError("That token has expired; ask for a new one.");
-    else onSignIn(session);
-  };
-
-  return (
-    <main className="signin">
-      <form onSubmit={submit} className="signin-form">
-        <h1>Order board</h1>
-        {notice && <p className="signin-notice">{notice}</p>}
-        <label htmlFor="token">Paste your sign-in token</label>
-        <textarea
-          id="token"
-          value={text}
-          onChange={(e) => setText(e.target.value)}
-          rows={4}
-          spellCheck={false}
-          autoComplete="off"
-        />
-        {error && <p className="signin-error" role="alert">{error}</p>}
-        <button type="submit" className="primary">Sign in</button>
-      </form>
-    </main>
-  );
-}
-
-interface Toast {
-  id: number;
-  text: string;
-  kind: "info" | "warning" | "error";
-}
-
-function Board({
-  session,
-  onSignOut,
-}: {
-  session: Session;
-  onSignOut: (reason: string | null) => void;
-}) {
+function Board({ session, onSignOut }: { session: Session; onSignOut: (reason: string | null) => void }) {
+  const me = session.userId;
   const api = useMemo(() => new BoardApi(session), [session]);
-  const [orders, setOrders] = useState<Map<string, Order>>(new Map());
-  const [loading, setLoading] = useState(true);
+  const [state, dispatch] = useReducer(ordersReducer, INITIAL_ORDERS);
+  const stateRef = useRef(state);
+  stateRef.current = state;
   const [loadError, setLoadError] = useState<string | null>(null);
   const [onlyMine, setOnlyMine] = useState(false);
-  const [toasts, setToasts] = useState<Toast[]>([]);
-  const [flashed, setFlashed] = useState<Set<string>>(new Set());
-  const nextToastId = useRef(1);
-  const ordersRef = useRef(orders);
-  ordersRef.current = orders;
+  const [flashed, setFlashed] = useState<ReadonlySet<string>>(new Set());
+  const [busy, setBusy] = useState<ReadonlySet<string>>(new Set());
+  const [drawer, setDrawer] = useState<Drawer>(null);
+  const [confirm, setConfirm] = useState<ConfirmRequest | null>(null);
+  const [conflict, setConflict] = useState<EditState | null>(null);
+  const [conflictBusy, setConflictBusy] = useState(false);
+  const [now, setNow] = useState(() => Date.now());
+  /** The realtime cursor read before the first load: undefined until known, null if unreadable. */
+  const [cursor, setCursor] = useState<string | null | undefined>(undefined);
+  const loadNumber = useRef(0);
+  const listeners = useRef(new Set<(event: OrderEvent) => void>());
+  const liveSeq = useRef<string | null>(null);
+  const noticesApi = useNotices();
+  const { notify } = noticesApi;
 
-  const toast = useCallback((text: string, kind: Toast["kind"] = "info") => {
-    const id = nextToastId.current++;
-    setToasts((list) => [...list.slice(-3), { id, text, kind }]);
-    window.setTimeout(() => setToasts((list) => list.filter((t) => t.id !== id)), TOAST_MS);
-  }, []);
+  const signOutExpired = useCallback(() => onSignOut(EXPIRED), [onSignOut]);
 
   const flash = useCallback((orderId: string) => {
     setFlashed((set) => new Set(set).add(orderId));
@@ -132,388 +99,358 @@ function Board({
     );
   }, []);
 
-  /** Keeps whichever copy of each order is newer: list loads and events may cross. */
-  const upsert = useCallback((order: Order) => {
-    setOrders((map) => {
-      const current = map.get(order.id);
-      if (current && current.version > order.version) return map;
-      return new Map(map).set(order.id, order);
-    });
-  }, []);
-
-  const handleApiError = useCallback(
-    (error: unknown) => {
-      if (error instanceof ApiError && error.status === 401) {
-        onSignOut("Your sign-in has expired. Paste a new token.");
-        return true;
+  // --- loading -----------------------------------------------------------------------------
+  const load = useCallback(
+    async (since: string | null) => {
+      const id = ++loadNumber.current;
+      dispatch({ type: "load_started", id, since });
+      try {
+        const { orders, archive } = await loadBoard(api, Date.now(), ARCHIVE_DAYS);
+        dispatch({ type: "load_finished", id, orders, archive });
+        setLoadError(null);
+      } catch (error) {
+        dispatch({ type: "load_failed", id });
+        if (error instanceof Error && "status" in error && error.status === 401) signOutExpired();
+        else setLoadError(error instanceof Error ? error.message : String(error));
       }
-      return false;
     },
-    [onSignOut],
+    [api, signOutExpired],
   );
 
-  const loadList = useCallback(async () => {
-    try {
-      const list = await api.listOrders();
-      setOrders((map) => {
-        const next = new Map<string, Order>();
-        for (const order of list) {
-          const current = map.get(order.id);
-          next.set(order.id, current && current.version > order.version ? current : order);
-        }
-        return next;
-      });
-      setLoadError(null);
-    } catch (error) {
-      if (!handleApiError(error)) {
-        setLoadError(error instanceof Error ? error.message : String(error));
-      }
-    } finally {
-      setLoading(false);
-    }
-  }, [api, handleApiError]);
-
+  // The cursor first, then the list: every change after the cursor comes as an event.
   useEffect(() => {
-    void loadList();
-  }, [loadList]);
+    let cancelled = false;
+    api.realtimeCursor().then(
+      (c) => {
+        if (cancelled) return;
+        setCursor(c);
+        void load(c);
+      },
+      (error) => {
+        if (cancelled) return;
+        if (error instanceof Error && "status" in error && error.status === 401) return signOutExpired();
+        // Without a cursor the client starts at the head and asks for a reload when it opens.
+        setCursor(null);
+        void load(null);
+      },
+    );
+    return () => {
+      cancelled = true;
+    };
+  }, [api, load, signOutExpired]);
 
+  // The archive cutoff and lease badges depend on the clock.
+  useEffect(() => {
+    const timer = setInterval(() => setNow(Date.now()), 15_000);
+    return () => clearInterval(timer);
+  }, []);
+
+  // --- live updates ------------------------------------------------------------------------
   const onUpdate = useCallback(
     (event: OrderEvent) => {
-      const known = ordersRef.current.get(event.orderId);
-      if (event.type === "order_deleted") {
-        setOrders((map) => {
-          const next = new Map(map);
-          next.delete(event.orderId);
-          return next;
-        });
-      } else if (event.order) {
-        upsert(event.order);
-        flash(event.orderId);
-      }
-      const by = event.updatedBy ?? event.order?.updatedBy ?? null;
-      if (by && by !== session.userId) {
-        const number = event.order?.orderNumber ?? known?.orderNumber;
-        const verb =
-          event.type === "order_created"
-            ? "was created"
-            : event.type === "order_deleted"
-              ? "was deleted"
-              : "was updated";
-        toast(`${number ? `Order ${number}` : "An order"} ${verb} by ${by}`);
-      }
+      const before = stateRef.current.orders[event.orderId];
+      dispatch({ type: "event", event });
+      for (const listener of listeners.current) listener(event);
+      if (event.order && event.type !== "order_locked" && event.type !== "order_unlocked") flash(event.orderId);
+      const said = describeEvent(event, before, me);
+      if (said) notify(said.text, said.kind, said.by, event.orderId);
     },
-    [flash, session.userId, toast, upsert],
+    [flash, me, notify],
   );
 
   const live = useRealtimeUpdates({
     tenant: session.tenant,
     token: session.token,
+    enabled: cursor !== undefined,
+    lastSeq: cursor ?? null,
     pollInterval: POLL_INTERVAL,
+    transports: TRANSPORTS,
+    tickets: USE_TICKETS,
+    learnHeartbeat: true,
+    presencePollMs: PRESENCE_POLL_MS,
     onUpdate,
-    onResync: () => void loadList(),
+    onResync: () => void load(liveSeq.current),
     onError: (error) => {
-      if (error.status === 401) onSignOut("Your sign-in has expired. Paste a new token.");
+      if (error.status === 401) signOutExpired();
     },
   });
+  liveSeq.current = live.lastSeq;
 
-  const change = useCallback(
-    async (order: Order, patch: OrderPatch): Promise<boolean> => {
-      try {
-        upsert(await api.updateOrder(order, patch));
-        return true;
-      } catch (error) {
-        if (handleApiError(error)) return false;
-        if (error instanceof ApiError && error.status === 412 && error.order) {
-          upsert(error.order);
-          toast(
-            `Order ${error.order.orderNumber} was changed by ${error.order.updatedBy}, reloaded. ` +
-              "Check it and try again.",
-            "warning",
-          );
-        } else if (error instanceof ApiError && error.status === 404) {
-          setOrders((map) => {
-            const next = new Map(map);
-            next.delete(order.id);
-            return next;
-          });
-          toast(`Order ${order.orderNumber} no longer exists.`, "warning");
-        } else {
-          toast(
-            `Order ${order.orderNumber}: ${error instanceof Error ? error.message : String(error)}`,
-            "error",
-          );
-        }
-        return false;
+  const subscribe = useCallback((listener: (event: OrderEvent) => void) => {
+    listeners.current.add(listener);
+    return () => void listeners.current.delete(listener);
+  }, []);
+
+  // Tell the others which order is open.
+  const { view, typing } = live;
+  useEffect(() => {
+    view(drawer?.orderId ?? null);
+  }, [drawer, view]);
+
+  // --- writes from the cards ---------------------------------------------------------------
+  const setBusyFor = (orderId: string, on: boolean) =>
+    setBusy((set) => {
+      const next = new Set(set);
+      if (on) next.add(orderId);
+      else next.delete(orderId);
+      return next;
+    });
+
+  const send = useCallback(
+    async (edit: EditState, request?: Parameters<typeof submitEdit>[2]): Promise<void> => {
+      setBusyFor(edit.orderId, true);
+      const outcome = await submitEdit(api, edit, request);
+      setBusyFor(edit.orderId, false);
+      switch (outcome.kind) {
+        case "saved":
+          dispatch({ type: "order_seen", order: outcome.order });
+          setConflict(null);
+          return;
+        case "conflict":
+          dispatch({ type: "order_seen", order: outcome.order });
+          if (outcome.edit.phase === "conflict") setConflict(outcome.edit);
+          else return send(outcome.edit); // what changed meanwhile does not touch this change
+          return;
+        case "locked":
+          setConflict(null);
+          notify(outcome.message, "warning", null, edit.orderId);
+          return;
+        case "gone":
+          setConflict(null);
+          dispatch({ type: "order_gone", orderId: edit.orderId });
+          notify(outcome.message, "warning");
+          return;
+        case "unauthorized":
+          signOutExpired();
+          return;
+        case "error":
+          notify(outcome.message, "error", null, edit.orderId);
       }
     },
-    [api, handleApiError, toast, upsert],
+    [api, notify, signOutExpired],
   );
 
-  const visible = [...orders.values()].filter(
-    (o) => !onlyMine || o.assignedTo === session.userId,
+  const onIntent = useCallback(
+    (intent: CardIntent) => {
+      const { order } = intent;
+      switch (intent.type) {
+        case "move": {
+          const go = () => void send(setField(startEdit(order), "status", intent.to));
+          if (intent.to === "cancelled") {
+            setConfirm({
+              title: `Cancel ${order.orderNumber}?`,
+              body: `${order.customerName}'s order will be cancelled. A cancelled order cannot be reopened.`,
+              confirmLabel: "Cancel the order",
+              danger: true,
+              onConfirm: go,
+            });
+          } else go();
+          return;
+        }
+        case "assign": {
+          const go = () => void send(setField(startEdit(order), "assignedTo", intent.to));
+          if (intent.to === me && order.assignedTo && order.assignedTo !== me) {
+            setConfirm({
+              title: `Take ${order.orderNumber} from ${order.assignedTo}?`,
+              body: `${order.orderNumber} is assigned to ${order.assignedTo}. It will be assigned to you instead.`,
+              confirmLabel: "Assign to me",
+              onConfirm: go,
+            });
+          } else go();
+          return;
+        }
+        case "open":
+          setDrawer({ orderId: order.id, mode: "edit" });
+          return;
+        case "history":
+          setDrawer({ orderId: order.id, mode: "history" });
+      }
+    },
+    [me, send],
   );
+
+  const applyResolution = async () => {
+    if (!conflict) return;
+    const { state: next, request } = resolve(conflict);
+    if (!request) {
+      setConflict(null);
+      return;
+    }
+    setConflictBusy(true);
+    await send(next, request);
+    setConflictBusy(false);
+  };
+
+  // --- keyboard focus survives a card moving to another column -----------------------------
+  // React re-creates a card that changes column, and the focus would fall back to the page.
+  // The board remembers which control of which card had it and puts it back: on the same
+  // control when it can take focus, else on the card (and on the control once it is enabled).
+  const focusWanted = useRef<{ orderId: string; key: string } | null>(null);
+  const restoring = useRef(false);
+  const onFocusIn = (event: FocusEvent) => {
+    if (restoring.current) return;
+    const target = event.target as HTMLElement;
+    const card = target.closest<HTMLElement>("[data-order-id]");
+    const key = target.closest<HTMLElement>("[data-focus-key]")?.dataset.focusKey;
+    focusWanted.current = card?.dataset.orderId && key ? { orderId: card.dataset.orderId, key } : null;
+  };
+  useLayoutEffect(() => {
+    const wanted = focusWanted.current;
+    if (!wanted || document.querySelector("dialog[open]")) return;
+    const card = document.querySelector<HTMLElement>(`main [data-order-id="${CSS.escape(wanted.orderId)}"]`);
+    if (!card) return;
+    const active = document.activeElement;
+    const lost = !active || active === document.body;
+    const onFallback = active === card && wanted.key !== "card";
+    if (!lost && !onFallback) return;
+    const control = card.querySelector<HTMLElement>(`[data-focus-key="${wanted.key}"]:not(:disabled)`);
+    const target = control ?? (lost ? card : null);
+    if (!target) return;
+    restoring.current = true;
+    target.focus();
+    restoring.current = false;
+  });
+
+  // --- drawers -----------------------------------------------------------------------------
+  const ctx: DrawerContext = useMemo(
+    () => ({
+      api,
+      me,
+      role: session.role,
+      dispatch,
+      subscribe,
+      typing: (orderId, field) => void typing(orderId, field),
+      onUnauthorized: signOutExpired,
+      onNotice: (text, kind) => notify(text, kind),
+    }),
+    [api, me, notify, session.role, signOutExpired, subscribe, typing],
+  );
+  const closeDrawer = useCallback(() => setDrawer(null), []);
+  const drawerOrder = drawer ? state.orders[drawer.orderId] : undefined;
+
+  // --- render ------------------------------------------------------------------------------
+  const presence = live.presence;
+  const loading = !state.loaded;
+  const columns = COLUMNS.map(({ status, label }) => ({
+    status,
+    label,
+    ...columnOrders(state, status, { now, archiveDays: ARCHIVE_DAYS, onlyMine: onlyMine ? me : null }),
+  }));
+
+  const loadOlder = async (status: "delivered" | "cancelled") => {
+    const paging = state.archive[status];
+    if (!paging.nextCursor) {
+      dispatch({ type: "show_older", status, show: true });
+      return;
+    }
+    try {
+      const page = await api.listPage({ status, cursor: paging.nextCursor, limit: 50 });
+      dispatch({ type: "older_loaded", status, orders: page.orders, nextCursor: page.nextCursor });
+    } catch (error) {
+      notify(`Could not load older orders: ${error instanceof Error ? error.message : String(error)}`, "error");
+    }
+  };
 
   return (
     <div className="app">
-      <header className="topbar">
-        <div className="brand">
-          <h1>Order board</h1>
-          <span className="shop">{session.tenant}</span>
-        </div>
-        <div className="status">
-          <span
-            className={`indicator ${live.isConnected ? "live" : "offline"}`}
-            data-testid="connection"
-            data-mode={live.mode}
-            title={
-              live.isConnected
-                ? "Changes arrive as they happen"
-                : live.mode === "polling"
-                  ? `Live stream unavailable: checking every ${POLL_INTERVAL / 1000} s`
-                  : "Not connected: reconnecting"
-            }
-          >
-            {live.isConnected ? "Live" : "Offline"}
-          </span>
-          {!live.isConnected && live.mode === "polling" && (
-            <span className="mode" data-testid="mode">
-              polling
-            </span>
-          )}
-          <span className="counter" data-testid="update-count">
-            {live.updateCount} {live.updateCount === 1 ? "update" : "updates"}
-          </span>
-        </div>
-        <div className="tools">
-          <label className="only-mine">
-            <input
-              type="checkbox"
-              checked={onlyMine}
-              onChange={(e) => setOnlyMine(e.target.checked)}
-            />
-            Only mine
-          </label>
-          <button type="button" onClick={() => void loadList()} data-testid="refresh">
-            Refresh
-          </button>
-          <span className="user" title={session.role}>
-            {session.userId}
-          </span>
-          <button type="button" onClick={() => onSignOut(null)}>
-            Sign out
-          </button>
-        </div>
-      </header>
-
-      <div className="toasts" aria-live="polite" data-testid="notifications">
-        {toasts.map((t) => (
-          <div key={t.id} className={`toast ${t.kind}`} role={t.kind === "info" ? "status" : "alert"}>
-            {t.text}
-          </div>
-        ))}
-      </div>
+      <Header
+        session={session}
+        live={live}
+        onlyMine={onlyMine}
+        onOnlyMine={setOnlyMine}
+        onRefresh={() => void load(liveSeq.current)}
+        onSignOut={() => onSignOut(null)}
+        notices={noticesApi}
+      />
 
       {loadError && (
         <p className="load-error" role="alert">
           Could not load the orders: {loadError}{" "}
-          <button type="button" onClick={() => void loadList()}>
+          <button type="button" onClick={() => void load(liveSeq.current)}>
             Try again
           </button>
         </p>
       )}
 
       <nav className="jump" aria-label="Columns">
-        {COLUMNS.map(({ status, label }) => (
+        {columns.map(({ status, label, orders }) => (
           <a key={status} href={`#col-${status}`}>
-            {label} <span className="count">{visible.filter((o) => o.status === status).length}</span>
+            {label} <span className="count">{orders.length}</span>
           </a>
         ))}
       </nav>
 
-      <main className="board">
-        {COLUMNS.map(({ status, label }) => {
-          const column = visible.filter((o) => o.status === status).sort(byDelivery);
-          return (
-            <section
-              key={status}
-              id={`col-${status}`}
-              className="column"
-              data-testid={`column-${status}`}
-            >
-              <h2>
-                {label} <span className="count">{column.length}</span>
-              </h2>
-              {column.map((order) => (
+      <main className="board" onFocus={onFocusIn}>
+        {columns.map(({ status, label, orders, hiddenOlder }) => (
+          <section
+            key={status}
+            id={`col-${status}`}
+            className="column"
+            data-testid={`column-${status}`}
+            aria-labelledby={`col-title-${status}`}
+          >
+            <h2 id={`col-title-${status}`}>
+              {label} <span className="count">{orders.length}</span>
+            </h2>
+            {orders.map((order) => {
+              const lock = heldByOther(order.lock, me, now);
+              return (
                 <OrderCard
                   key={order.id}
                   order={order}
-                  me={session.userId}
+                  me={me}
+                  role={session.role}
                   flashed={flashed.has(order.id)}
-                  onChange={change}
+                  busy={busy.has(order.id)}
+                  lockedBy={lock}
+                  viewers={viewersOf(presence, order.id, me)}
+                  editors={editorsOf(presence, order.id, me)}
+                  onIntent={onIntent}
                 />
-              ))}
-              {column.length === 0 && (
-                <p className="empty">{loading ? "Loading…" : "No orders"}</p>
+              );
+            })}
+            {orders.length === 0 && <p className="empty">{loading ? "Loading…" : "No orders"}</p>}
+            {isArchive(status) &&
+              (hiddenOlder > 0 || state.archive[status].nextCursor) &&
+              !state.archive[status].showOlder && (
+                <button type="button" className="link older" onClick={() => void loadOlder(status)}>
+                  Show older than {ARCHIVE_DAYS} days
+                </button>
               )}
-            </section>
-          );
-        })}
-      </main>
-    </div>
-  );
-}
-
-function byDelivery(a: Order, b: Order): number {
-  const da = a.deliveryDate ?? "9999";
-  const db = b.deliveryDate ?? "9999";
-  return da !== db ? da.localeCompare(db) : a.createdAt.localeCompare(b.createdAt);
-}
-
-function OrderCard({
-  order,
-  me,
-  flashed,
-  onChange,
-}: {
-  order: Order;
-  me: string;
-  flashed: boolean;
-  onChange: (order: Order, patch: OrderPatch) => Promise<boolean>;
-}) {
-  const [busy, setBusy] = useState(false);
-  const [editing, setEditing] = useState(false);
-  const [notes, setNotes] = useState(order.notes);
-  const [forward, ...otherMoves] = MOVES[order.status];
-
-  const run = async (patch: OrderPatch) => {
-    setBusy(true);
-    const ok = await onChange(order, patch);
-    setBusy(false);
-    return ok;
-  };
-
-  const saveNotes = async (event: FormEvent) => {
-    event.preventDefault();
-    if (await run({ notes })) setEditing(false);
-  };
-
-  return (
-    <article
-      className={`card${flashed ? " flash" : ""}${order.assignedTo === me ? " mine" : ""}`}
-      data-testid="order"
-      data-order-id={order.id}
-      data-order-number={order.orderNumber}
-      data-status={order.status}
-      data-version={order.version}
-      aria-busy={busy}
-    >
-      <header className="card-head">
-        <strong className="number">{order.orderNumber}</strong>
-        {order.deliveryDate && <span className="date">{order.deliveryDate}</span>}
-      </header>
-      <p className="customer">{order.customerName}</p>
-      <ul className="items">
-        {order.items.map((item, i) => (
-          <li key={i}>
-            {item.quantity} × {item.title}
-          </li>
+            {isArchive(status) && state.archive[status].showOlder && state.archive[status].nextCursor && (
+              <button type="button" className="link older" onClick={() => void loadOlder(status)}>
+                Load more
+              </button>
+            )}
+          </section>
         ))}
-      </ul>
-      {order.cardMessage && <p className="card-message">“{order.cardMessage}”</p>}
-      <p className="assignee">
-        {order.assignedTo === null
-          ? "Unassigned"
-          : order.assignedTo === me
-            ? "Assigned to me"
-            : `Assigned to ${order.assignedTo}`}
-      </p>
+      </main>
 
-      {editing ? (
-        <form className="notes-form" onSubmit={saveNotes}>
-          <textarea
-            value={notes}
-            onChange={(e) => setNotes(e.target.value)}
-            rows={3}
-            aria-label={`Notes for ${order.orderNumber}`}
+      {drawer && drawerOrder && drawer.mode === "edit" && (
+        <EditDrawer
+          key={drawer.orderId}
+          order={drawerOrder}
+          notes={state.notes[drawer.orderId]}
+          editors={editorsOf(presence, drawer.orderId, me)}
+          ctx={ctx}
+          onClose={closeDrawer}
+        />
+      )}
+      {drawer && drawerOrder && drawer.mode === "history" && (
+        <HistoryDrawer key={drawer.orderId} order={drawerOrder} ctx={ctx} onClose={closeDrawer} />
+      )}
+      {conflict && (
+        <Modal title="Your change meets someone else's" onClose={() => setConflict(null)} className="conflict-dialog">
+          <ConflictView
+            edit={conflict}
+            busy={conflictBusy}
+            onChoose={(field, choice) => setConflict((c) => (c ? choose(c, field, choice) : c))}
+            onApply={() => void applyResolution()}
+            onDiscard={() => setConflict(null)}
           />
-          <div className="row">
-            <button type="submit" className="primary" disabled={busy}>
-              Save notes
-            </button>
-            <button type="button" onClick={() => setEditing(false)} disabled={busy}>
-              Cancel
-            </button>
-          </div>
-        </form>
-      ) : (
-        order.notes && <p className="notes">{order.notes}</p>
+        </Modal>
       )}
-
-      {forward && (
-        <div className="actions">
-          <button
-            type="button"
-            className="primary"
-            data-testid={`move-${forward}`}
-            disabled={busy}
-            onClick={() => void run({ status: forward })}
-          >
-            → {LABEL[forward]}
-          </button>
-          {otherMoves.length > 0 && (
-            <select
-              aria-label={`Move ${order.orderNumber} to`}
-              data-testid="move-other"
-              disabled={busy}
-              value=""
-              onChange={(e) => void run({ status: e.target.value as OrderStatus })}
-            >
-              <option value="" disabled>
-                Move to…
-              </option>
-              {otherMoves.map((to) => (
-                <option key={to} value={to}>
-                  {to === "cancelled" ? "Cancel order" : LABEL[to]}
-                </option>
-              ))}
-            </select>
-          )}
-        </div>
-      )}
-      <div className="links">
-        {order.assignedTo === me ? (
-          <button type="button" className="link" disabled={busy} onClick={() => void run({ assignedTo: null })}>
-            Unassign
-          </button>
-        ) : (
-          <button
-            type="button"
-            className="link"
-            data-testid="assign-me"
-            disabled={busy}
-            onClick={() => void run({ assignedTo: me })}
-          >
-            Assign to me
-          </button>
-        )}
-        {!editing && (
-          <button
-            type="button"
-            className="link"
-            data-testid="edit-notes"
-            disabled={busy}
-            onClick={() => {
-              setNotes(order.notes);
-              setEditing(true);
-            }}
-          >
-            {order.notes ? "Edit notes" : "Add notes"}
-          </button>
-        )}
-      </div>
-      <p className="meta">
-        Last change by {order.updatedBy}
-      </p>
-    </article>
+      {confirm && <ConfirmDialog request={confirm} onClose={() => setConfirm(null)} />}
+    </div>
   );
 }

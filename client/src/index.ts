@@ -16,9 +16,23 @@ export type {
   WebSocketLike,
 } from "./transport.js";
 export type {
+  Note,
   Order,
   OrderEvent,
   OrderEventType,
   OrderItem,
+  OrderLock,
   OrderStatus,
 } from "./types.js";
+export {
+  EMPTY_PRESENCE,
+  TYPING_TTL_MS,
+  editorsOf,
+  presenceReducer,
+  viewersOf,
+  type PresenceAction,
+  type PresenceEditing,
+  type PresenceState,
+  type PresenceUser,
+  type TypingEntry,
+} from "./presence.js";

@@ -16,9 +16,25 @@ import {
   type TransportSink,
   type WebSocketConstructor,
 } from "./transport.js";
+import {
+  EMPTY_PRESENCE,
+  nextTypingExpiry,
+  presenceReducer,
+  type PresenceAction,
+  type PresenceState,
+} from "./presence.js";
 import type { Order, OrderEvent } from "./types.js";
 
-export type { Order, OrderEvent, OrderEventType, OrderItem, OrderStatus } from "./types.js";
+export type {
+  Note,
+  Order,
+  OrderEvent,
+  OrderEventType,
+  OrderItem,
+  OrderLock,
+  OrderStatus,
+} from "./types.js";
+export type { PresenceState, PresenceUser, TypingEntry } from "./presence.js";
 export type {
   EventSourceConstructor,
   EventSourceLike,
@@ -69,10 +85,22 @@ export interface RealtimeClientOptions {
   /** Milliseconds between polls while no stream is open. Default 3000. */
   pollInterval?: number;
   /**
+   * Authenticate each live connection with a single-use ticket (`POST …/realtime/tickets`,
+   * `?ticket=`) rather than `?access_token=<token>` in its URL. A server without tickets (404)
+   * gets the token. Default false.
+   */
+  tickets?: boolean;
+  /**
    * The server's heartbeat period in ms. A stream that sends nothing (no event, no heartbeat)
    * for 2.5 times this long is taken as dead. Default 30000; 0 turns the watchdog off.
    */
   heartbeatMs?: number;
+  /**
+   * Learn the server's heartbeat period from the heartbeats themselves: once two arrive, the
+   * watchdog waits 2.5 × the middle of the last three gaps (at least 500 ms, at most
+   * `heartbeatMs`). For a page that cannot know the server's `HEARTBEAT_SECONDS`. Default false.
+   */
+  learnHeartbeat?: boolean;
   /** A stream must stay open this long (ms) before its failures in a row are forgotten. Default 10000. */
   healthyAfterMs?: number;
   /** Resume after this sequence number (e.g. one saved earlier). Default: start now. */
@@ -90,6 +118,16 @@ export interface RealtimeClientOptions {
   onStateChange?: (state: RealtimeState) => void;
   /** Called when a poll fails (status 401/403 means the token is no longer good). */
   onError?: (error: RealtimeError) => void;
+  /**
+   * Called when who is online, viewing or typing changes: from the WebSocket's presence frames,
+   * or from `GET /presence` polls (see `presencePollMs`) while no WebSocket is open.
+   */
+  onPresence?: (presence: PresenceState) => void;
+  /**
+   * While no WebSocket is open, read `GET /api/tenants/{t}/presence` every this many ms.
+   * Default 0: off. A 404 (a server without presence) stops it for the client's lifetime.
+   */
+  presencePollMs?: number;
   /** Defaults to `globalThis.EventSource`; `null` disables `sse`. */
   EventSource?: EventSourceConstructor | null;
   /** Defaults to `globalThis.WebSocket`; `null` disables `ws`. */
@@ -123,6 +161,8 @@ export function backoffDelay(
 
 interface PollResult {
   cursor: string;
+  /** The server cannot answer from `since` (pruned or never issued): reload, go on from `cursor`. */
+  resync?: boolean;
   orders?: Order[];
   deletedOrderIds?: string[];
   hasMore?: boolean;
@@ -167,6 +207,22 @@ export class RealtimeClient {
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   private watchdogTimer: ReturnType<typeof setTimeout> | null = null;
   private healthyTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Whether the current attempt has opened; hand-overs made since the last open or failure. */
+  private opened = false;
+  private handoffs = 0;
+  private lastBeatAt: number | null = null;
+  private beatGaps: number[] = [];
+
+  // Presence.
+  private presenceState: PresenceState = EMPTY_PRESENCE;
+  private viewing: string | null = null;
+  private typingTimer: ReturnType<typeof setTimeout> | null = null;
+  private presencePollTimer: ReturnType<typeof setTimeout> | null = null;
+  private presenceAbort: AbortController | null = null;
+  private presenceSupported = true;
+  /** Whether live connections authenticate with a ticket (see the `tickets` option). */
+  private ticketsWanted: boolean;
+  private ticketAbort: AbortController | null = null;
 
   // Polling.
   private polling = false;
@@ -191,6 +247,7 @@ export class RealtimeClient {
     const transports = options.transports ?? DEFAULT_TRANSPORTS;
     this.streams = streamOptions(transports, options);
     this.canPoll = transports.includes("polling");
+    this.ticketsWanted = options.tickets === true;
     this.startedAt = (options.now?.() ?? new Date()).toISOString();
     this.state = {
       mode: "offline",
@@ -200,6 +257,7 @@ export class RealtimeClient {
     };
     if (this.streams.length > 0) this.openStream();
     else this.startPolling();
+    if ((options.presencePollMs ?? 0) > 0) void this.pollPresence();
   }
 
   get isConnected(): boolean {
@@ -218,6 +276,25 @@ export class RealtimeClient {
     return this.state.lastSeq;
   }
 
+  /** Who is online and what they view or type (empty while nothing tells). */
+  get presence(): PresenceState {
+    return this.presenceState;
+  }
+
+  /**
+   * Tells the server which order this user has open (`null`: none). Remembered and told again
+   * on every new WebSocket; returns true when it was sent now (only over a WebSocket).
+   */
+  view(orderId: string | null): boolean {
+    this.viewing = orderId;
+    return this.sendFrame({ type: "view", orderId });
+  }
+
+  /** Tells the others this user is typing in `field` of `orderId` (WebSocket only). */
+  typing(orderId: string, field: string): boolean {
+    return this.sendFrame({ type: "typing", orderId, field });
+  }
+
   /** Stops the stream, the polling and every timer; no callback runs afterwards. */
   close(): void {
     if (this.closed) return;
@@ -226,6 +303,14 @@ export class RealtimeClient {
     this.stopPolling();
     clear(this.reconnectTimer);
     this.reconnectTimer = null;
+    clear(this.typingTimer);
+    this.typingTimer = null;
+    clear(this.presencePollTimer);
+    this.presencePollTimer = null;
+    this.presenceAbort?.abort();
+    this.presenceAbort = null;
+    this.ticketAbort?.abort();
+    this.ticketAbort = null;
     this.state = { ...this.state, mode: "offline", isConnected: false };
   }
 
@@ -248,15 +333,70 @@ export class RealtimeClient {
       resync: (cursor) => {
         if (current()) this.onResyncFrame(cursor);
       },
-      alive: () => {
-        if (current()) this.armWatchdog();
+      alive: (kind) => {
+        if (!current()) return;
+        if (kind === "heartbeat") this.noteHeartbeat();
+        this.armWatchdog();
+      },
+      presence: (frame) => {
+        if (!current()) return;
+        this.armWatchdog();
+        this.applyPresence({ ...frame, at: this.nowMs() } as PresenceAction);
       },
       failed: () => {
         if (current()) this.onStreamFailure(false);
       },
+      reauth: () => {
+        if (current()) this.opts.onError?.(new RealtimeError("the sign-in token expired", 401));
+      },
     };
 
+    this.opened = false;
+    this.lastBeatAt = null;
     this.armWatchdog(); // a connection that never opens is dead too
+    if (!this.ticketsWanted) {
+      this.startTransport(stream, sink, null, current);
+      return;
+    }
+    void this.fetchTicket().then((ticket) => {
+      if (current()) this.startTransport(stream, sink, ticket, current);
+    });
+  }
+
+  /**
+   * A single-use ticket for the next live connection (`POST …/realtime/tickets`), or null to
+   * use `?access_token=` (a server without tickets answers 404: not asked again).
+   */
+  private async fetchTicket(): Promise<string | null> {
+    this.ticketAbort?.abort();
+    const abort = new AbortController();
+    this.ticketAbort = abort;
+    try {
+      const { baseUrl, tenant, token } = this.opts;
+      const response = await this.fetchImpl(
+        `${baseUrl}/api/tenants/${encodeURIComponent(tenant)}/realtime/tickets`,
+        { method: "POST", headers: { Authorization: `Bearer ${token}` }, signal: abort.signal },
+      );
+      if (response.status === 404 || response.status === 405) this.ticketsWanted = false;
+      if (response.status === 401 && !this.closed) {
+        this.opts.onError?.(new RealtimeError("the sign-in token is no longer valid", 401));
+      }
+      if (!response.ok) return null;
+      const body = (await response.json()) as { ticket?: unknown };
+      return typeof body.ticket === "string" && body.ticket ? body.ticket : null;
+    } catch {
+      return null;
+    } finally {
+      if (this.ticketAbort === abort) this.ticketAbort = null;
+    }
+  }
+
+  private startTransport(
+    stream: StreamOption,
+    sink: TransportSink,
+    ticket: string | null,
+    current: () => boolean,
+  ): void {
     let transport: Transport;
     try {
       transport = stream.open(
@@ -264,6 +404,7 @@ export class RealtimeClient {
           baseUrl: this.opts.baseUrl,
           tenant: this.opts.tenant,
           token: this.opts.token,
+          ticket,
           cursor: this.state.lastSeq,
         },
         sink,
@@ -278,6 +419,8 @@ export class RealtimeClient {
   }
 
   private onStreamOpen(name: StreamTransportName, head: string | null): void {
+    this.opened = true;
+    this.handoffs = 0;
     this.armWatchdog();
     this.stopPolling();
     // Failures in a row are forgotten only once this stream has stayed up for a while, so a
@@ -295,6 +438,7 @@ export class RealtimeClient {
       ...(!hadCursor && parseSeq(head) !== null ? { lastSeq: head } : {}),
     });
     this.logger?.log("Real-time connection established");
+    if (name === "ws" && this.viewing !== null) this.sendFrame({ type: "view", orderId: this.viewing });
     // Without a cursor the server starts the stream at its head: whatever changed before that
     // is only in a fresh list, so the app loads one now.
     if (!hadCursor) this.opts.onResync?.();
@@ -306,6 +450,24 @@ export class RealtimeClient {
    * `maxStreamErrors` failures in a row; the next stream attempt waits a jittered backoff.
    */
   private onStreamFailure(now: boolean): void {
+    // What a socket said about presence is stale once it is gone (polls may tell again).
+    if (this.state.mode === "ws") this.applyPresence({ type: "reset" });
+    // A stream refused before it opened (e.g. a server without /realtime/ws answers 404) hands
+    // over to the next transport in the list at once, once per transport: the backoff is for
+    // when every transport failed, so a missing transport costs no visible delay.
+    if (!now && !this.opened && this.handoffs < this.streams.length - 1) {
+      this.handoffs += 1;
+      this.dropStream();
+      this.streamIndex = (this.streamIndex + 1) % this.streams.length;
+      if (this.state.isConnected) this.setState({ isConnected: false, mode: "offline" });
+      clear(this.reconnectTimer);
+      this.reconnectTimer = setTimeout(() => {
+        this.reconnectTimer = null;
+        this.openStream();
+      }, 0);
+      return;
+    }
+    this.handoffs = 0;
     this.dropStream();
     this.streamErrors += 1;
     this.streamIndex = (this.streamIndex + 1) % this.streams.length;
@@ -335,7 +497,28 @@ export class RealtimeClient {
     this.watchdogTimer = setTimeout(() => {
       this.watchdogTimer = null;
       this.onStreamFailure(true);
-    }, heartbeatMs * 2.5);
+    }, this.heartbeatPeriod() * 2.5);
+  }
+
+  /**
+   * The heartbeat period the watchdog assumes: learned from the server (the middle of the last
+   * three gaps, so one late beat does not stretch it), or `heartbeatMs`.
+   */
+  heartbeatPeriod(): number {
+    const { heartbeatMs } = this.opts;
+    if (!this.opts.learnHeartbeat || this.beatGaps.length === 0) return heartbeatMs;
+    const sorted = [...this.beatGaps].sort((a, b) => a - b);
+    const middle = sorted[Math.floor(sorted.length / 2)]!;
+    return Math.min(heartbeatMs, Math.max(500, middle));
+  }
+
+  private noteHeartbeat(): void {
+    if (!this.opts.learnHeartbeat) return;
+    const now = this.nowMs();
+    if (this.lastBeatAt !== null && now > this.lastBeatAt) {
+      this.beatGaps = [...this.beatGaps, now - this.lastBeatAt].slice(-3);
+    }
+    this.lastBeatAt = now;
   }
 
   private scheduleReconnect(): void {
@@ -412,7 +595,11 @@ export class RealtimeClient {
       this.opts.onError?.(failure);
     } else if (result) {
       if (!this.state.isConnected) this.setState({ mode: "polling" });
-      if (!raced) this.applyPoll(result);
+      if (raced) return;
+      if (result.resync) {
+        if (parseSeq(result.cursor) !== null) this.setState({ lastSeq: result.cursor });
+        this.opts.onResync?.();
+      } else this.applyPoll(result);
     }
   }
 
@@ -447,6 +634,73 @@ export class RealtimeClient {
       });
     }
     this.deliver(events, cursor);
+  }
+
+  // --- presence -------------------------------------------------------------------------
+
+  private nowMs(): number {
+    return (this.opts.now?.() ?? new Date()).getTime();
+  }
+
+  private onWebSocket(): boolean {
+    return this.state.mode === "ws";
+  }
+
+  private sendFrame(frame: Record<string, unknown>): boolean {
+    if (this.closed || this.state.mode !== "ws" || !this.stream?.send) return false;
+    return this.stream.send(frame);
+  }
+
+  private applyPresence(action: PresenceAction): void {
+    if (this.closed) return;
+    const next = presenceReducer(this.presenceState, action);
+    this.scheduleTypingExpiry(next);
+    if (next === this.presenceState) return;
+    this.presenceState = next;
+    this.opts.onPresence?.(next);
+  }
+
+  private scheduleTypingExpiry(state: PresenceState): void {
+    clear(this.typingTimer);
+    this.typingTimer = null;
+    const at = nextTypingExpiry(state);
+    if (at === null || this.closed) return;
+    this.typingTimer = setTimeout(
+      () => {
+        this.typingTimer = null;
+        this.applyPresence({ type: "expire", now: this.nowMs() });
+      },
+      Math.max(0, at - this.nowMs()),
+    );
+  }
+
+  /** `GET /presence` while no WebSocket tells; stops for good on a 404. */
+  private async pollPresence(): Promise<void> {
+    this.presencePollTimer = null;
+    if (this.closed || !this.presenceSupported) return;
+    if (this.state.mode !== "ws") {
+      const abort = new AbortController();
+      this.presenceAbort = abort;
+      try {
+        const { baseUrl, tenant, token } = this.opts;
+        const response = await this.fetchImpl(
+          `${baseUrl}/api/tenants/${encodeURIComponent(tenant)}/presence`,
+          { headers: { Authorization: `Bearer ${token}` }, signal: abort.signal },
+        );
+        if (response.status === 404) this.presenceSupported = false;
+        else if (response.ok && !this.onWebSocket()) {
+          const body = (await response.json()) as { users?: unknown };
+          if (!abort.signal.aborted) this.applyPresence({ type: "presence", users: body.users });
+        }
+      } catch {
+        // A failed presence poll changes nothing; the next one tries again.
+      }
+      if (abort.signal.aborted || this.closed) return;
+      this.presenceAbort = null;
+    }
+    if (this.presenceSupported && !this.closed) {
+      this.presencePollTimer = setTimeout(() => void this.pollPresence(), this.opts.presencePollMs);
+    }
   }
 
   // --- shared ---------------------------------------------------------------------------

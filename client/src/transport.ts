@@ -21,23 +21,45 @@ export interface TransportSink {
   event(seq: string, event: OrderEvent): void;
   /** The server cannot replay from our cursor: jump to `cursor` (when given) and refetch. */
   resync(cursor: string | null): void;
-  /** A frame with nothing to deliver (heartbeat, hello, presence, …): the link is alive. */
-  alive(): void;
+  /**
+   * A frame with nothing to deliver (hello, …): the link is alive. `"heartbeat"` says it was
+   * the server's periodic heartbeat (the client may learn the period from them).
+   */
+  alive(kind?: "heartbeat"): void;
+  /** A `presence`, `presence_diff` or `typing` frame (WebSocket only); also a sign of life. */
+  presence(frame: Record<string, unknown>): void;
   /** The connection failed or was closed by the other side. */
   failed(): void;
+  /** The server says the token expired (`reauth`); it closes the connection next. */
+  reauth(): void;
 }
 
 /** One connection attempt. `close()` is idempotent and stops every call to the sink. */
 export interface Transport {
   close(): void;
+  /**
+   * Sends a client frame (`view`, `typing`) when the transport can talk back (WebSocket);
+   * returns false when it cannot or the frame was not sent.
+   */
+  send?(frame: Record<string, unknown>): boolean;
 }
 
 export interface StreamTarget {
   baseUrl: string;
   tenant: string;
   token: string;
+  /**
+   * A single-use ticket from `POST …/realtime/tickets`, sent as `?ticket=` instead of the token
+   * (a URL ends up in request logs); null: `?access_token=<token>`.
+   */
+  ticket?: string | null;
   /** Resume after this sequence number, or start at the server's head when null. */
   cursor: string | null;
+}
+
+/** The credential part of a live route's query string. */
+function credential({ token, ticket }: StreamTarget): string {
+  return ticket ? `?ticket=${encodeURIComponent(ticket)}` : `?access_token=${encodeURIComponent(token)}`;
 }
 
 /** Opens one connection. It may throw when the transport cannot even start (bad URL, …). */
@@ -67,10 +89,9 @@ void browserEventSourceFits;
  * HTTP error, and the client decides when and how to try again.
  */
 export function sseTransport(EventSourceImpl: EventSourceConstructor): StreamTransportFactory {
-  return ({ baseUrl, tenant, token, cursor }, sink) => {
-    let url =
-      `${baseUrl}/api/tenants/${encodeURIComponent(tenant)}/realtime/orders` +
-      `?access_token=${encodeURIComponent(token)}`;
+  return (target, sink) => {
+    const { baseUrl, tenant, cursor } = target;
+    let url = `${baseUrl}/api/tenants/${encodeURIComponent(tenant)}/realtime/orders` + credential(target);
     if (cursor !== null) url += `&lastEventId=${encodeURIComponent(cursor)}`;
     const source = new EventSourceImpl(url);
     let live = true;
@@ -106,7 +127,8 @@ export function sseTransport(EventSourceImpl: EventSourceConstructor): StreamTra
       const data = parseJson(message.data) as { cursor?: unknown } | undefined;
       sink.resync(seqText(data?.cursor) ?? (message.lastEventId || null));
     });
-    listen("heartbeat", () => sink.alive());
+    listen("heartbeat", () => sink.alive("heartbeat"));
+    listen("reauth", () => sink.reauth());
     listen("message", () => sink.alive()); // unnamed frames carry nothing for us, but prove life
     return { close };
   };
@@ -133,19 +155,18 @@ void browserWebSocketFits;
 /**
  * `GET /api/tenants/{t}/realtime/ws?access_token=…` with JSON frames. Server → client:
  * `hello {connectionId, head}` (the connection is up), `event {event}`, `resync {cursor}`,
- * `heartbeat`, `presence`/`presence_diff`/`typing` (signs of life only, for now) and `error`
- * (treated as a failure). Client → server: `resume {after}` as soon as the socket opens, when a
- * cursor is known.
+ * `heartbeat`, `presence`/`presence_diff`/`typing` (handed to `sink.presence`), `reauth` (the
+ * token expired; a close follows) and `error` (a bad client frame; the socket stays open). Client → server: `resume {after}` as soon as the socket opens, when a
+ * cursor is known; `view` and `typing` through `send` once the server said hello.
  */
 export function wsTransport(WebSocketImpl: WebSocketConstructor): StreamTransportFactory {
-  return ({ baseUrl, tenant, token, cursor }, sink) => {
+  return (target, sink) => {
+    const { baseUrl, tenant, cursor } = target;
     const socket = new WebSocketImpl(
-      webSocketUrl(
-        `${baseUrl}/api/tenants/${encodeURIComponent(tenant)}/realtime/ws` +
-          `?access_token=${encodeURIComponent(token)}`,
-      ),
+      webSocketUrl(`${baseUrl}/api/tenants/${encodeURIComponent(tenant)}/realtime/ws` + credential(target)),
     );
     let live = true;
+    let greeted = false;
     const close = () => {
       if (!live) return;
       live = false;
@@ -180,7 +201,13 @@ export function wsTransport(WebSocketImpl: WebSocketConstructor): StreamTranspor
       const frame = parseJson(message.data) as Record<string, unknown> | undefined;
       switch (frame && typeof frame === "object" ? frame.type : undefined) {
         case "hello":
+          greeted = true;
           sink.opened(seqText(frame!.head));
+          break;
+        case "presence":
+        case "presence_diff":
+        case "typing":
+          sink.presence(frame!);
           break;
         case "event": {
           const event = frame!.event as OrderEvent | undefined;
@@ -192,14 +219,30 @@ export function wsTransport(WebSocketImpl: WebSocketConstructor): StreamTranspor
         case "resync":
           sink.resync(seqText(frame!.cursor));
           break;
-        case "error":
-          fail();
+        case "reauth":
+          sink.reauth();
           break;
-        default: // heartbeat, presence, presence_diff, typing, or a frame we cannot read
+        case "error":
+          // A frame of ours the server could not use; the socket stays open.
+          sink.alive();
+          break;
+        case "heartbeat":
+          sink.alive("heartbeat");
+          break;
+        default: // a frame we cannot read
           sink.alive();
       }
     };
-    return { close };
+    const send = (data: Record<string, unknown>): boolean => {
+      if (!live || !greeted) return false;
+      try {
+        socket.send(JSON.stringify(data));
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    return { close, send };
   };
 }
 

@@ -31,14 +31,42 @@ export interface Order {
   createdAt: string;
   updatedAt: string;
   updatedBy: string;
+  /** The live edit lease, or null. (Absent from servers older than the collaboration API.) */
+  lock?: OrderLock | null;
 }
 
-export type OrderEventType = "order_created" | "order_updated" | "order_deleted";
+/** An edit lease on an order (docs/API.md, "Edit locks"). */
+export interface OrderLock {
+  holder: string;
+  expiresAt: string;
+  lockVersion: number;
+  acquiredAt?: string;
+}
+
+/** One note of an order's append-only thread. */
+export interface Note {
+  id: string;
+  orderId: string;
+  text: string;
+  author: string;
+  createdAt: string;
+}
+
+export type OrderEventType =
+  | "order_created"
+  | "order_updated"
+  | "order_deleted"
+  | "order_locked"
+  | "order_unlocked"
+  | "note_added";
 
 export const ORDER_EVENT_TYPES: readonly OrderEventType[] = [
   "order_created",
   "order_updated",
   "order_deleted",
+  "order_locked",
+  "order_unlocked",
+  "note_added",
 ];
 
 export interface OrderEvent {
@@ -53,4 +81,12 @@ export interface OrderEvent {
   order: Order | null;
   /** True when the event was made from a polling result rather than received from a stream. */
   synthetic?: boolean;
+  /** `order_locked`: the lease now held. */
+  lock?: OrderLock;
+  /** `order_locked`: whose lease a manager took over (else null); `order_unlocked`: whose ended. */
+  previousHolder?: string | null;
+  /** `order_unlocked`: why the lease ended. */
+  reason?: "released" | "expired" | "broken";
+  /** `note_added`: the new note. */
+  note?: Note;
 }

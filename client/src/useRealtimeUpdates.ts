@@ -1,4 +1,5 @@
-import { useEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
+import { EMPTY_PRESENCE, type PresenceState } from "./presence.js";
 import {
   RealtimeClient,
   type EventSourceConstructor,
@@ -23,14 +24,26 @@ export interface UseRealtimeUpdatesOptions {
   transports?: readonly TransportName[];
   /** The server's heartbeat period; silence for 2.5× this means a dead stream. Default 30000. */
   heartbeatMs?: number;
+  /** Learn the heartbeat period from the server's heartbeats (see `RealtimeClientOptions`). */
+  learnHeartbeat?: boolean;
+  /** Live connections use single-use tickets (see `RealtimeClientOptions`). Default false. */
+  tickets?: boolean;
   /** How long a stream must stay open before its failures are forgotten. Default 10000. */
   healthyAfterMs?: number;
   /** How many of the latest updates `updates` keeps (at least 1). Default 100. */
   maxUpdates?: number;
+  /**
+   * Resume after this sequence number (e.g. the cursor taken before loading the list). Read
+   * when a connection opens; changing it alone does not reconnect.
+   */
+  lastSeq?: string | null;
+  /** See `RealtimeClientOptions.presencePollMs`. Default 0 (off). */
+  presencePollMs?: number;
   onUpdate?: (event: OrderEvent) => void;
   /** The list may be stale: fetch it again. */
   onResync?: () => void;
   onError?: (error: RealtimeError) => void;
+  onPresence?: (presence: PresenceState) => void;
   /** Read once per connection; for tests. */
   EventSource?: EventSourceConstructor | null;
   /** Read once per connection; for tests. */
@@ -53,6 +66,12 @@ export interface UseRealtimeUpdatesResult {
   mode: RealtimeMode;
   lastUpdate: OrderEvent | null;
   lastSeq: string | null;
+  /** Who is online, viewing and typing (empty without a WebSocket or presence polling). */
+  presence: PresenceState;
+  /** Tells the others which order this user has open (sent over a WebSocket only). */
+  view: (orderId: string | null) => boolean;
+  /** Tells the others this user types in `field` of `orderId` (sent over a WebSocket only). */
+  typing: (orderId: string, field: string) => boolean;
 }
 
 interface Status {
@@ -80,6 +99,9 @@ export function useRealtimeUpdates(options: UseRealtimeUpdatesOptions): UseRealt
     pollInterval = 3000,
     heartbeatMs,
     healthyAfterMs,
+    presencePollMs,
+    learnHeartbeat = false,
+    tickets = false,
   } = options;
   // A list given inline is a new array on every render; the connection depends on its content.
   // The list itself is read through the ref when connecting.
@@ -92,10 +114,13 @@ export function useRealtimeUpdates(options: UseRealtimeUpdatesOptions): UseRealt
 
   const [status, setStatus] = useState(OFFLINE);
   const [updates, setUpdates] = useState(NO_UPDATES);
+  const [presence, setPresence] = useState(EMPTY_PRESENCE);
+  const clientRef = useRef<RealtimeClient | null>(null);
+  const viewing = useRef<string | null>(null);
 
   useEffect(() => {
     if (!enabled || !tenant || !token) return;
-    const { transports, EventSource, WebSocket, fetch, random, logger } = latest.current;
+    const { transports, EventSource, WebSocket, fetch, random, logger, lastSeq } = latest.current;
     const client = new RealtimeClient({
       tenant,
       token,
@@ -104,6 +129,10 @@ export function useRealtimeUpdates(options: UseRealtimeUpdatesOptions): UseRealt
       transports,
       heartbeatMs,
       healthyAfterMs,
+      presencePollMs,
+      learnHeartbeat,
+      tickets,
+      lastSeq,
       EventSource,
       WebSocket,
       fetch,
@@ -116,9 +145,15 @@ export function useRealtimeUpdates(options: UseRealtimeUpdatesOptions): UseRealt
       },
       onResync: () => latest.current.onResync?.(),
       onError: (error) => latest.current.onError?.(error),
+      onPresence: (next) => {
+        setPresence(next);
+        latest.current.onPresence?.(next);
+      },
       onStateChange: ({ isConnected, mode, updateCount, lastSeq }) =>
         setStatus({ isConnected, mode, updateCount, lastSeq }),
     });
+    clientRef.current = client;
+    if (viewing.current !== null) client.view(viewing.current);
     setStatus({
       isConnected: client.isConnected,
       mode: client.mode,
@@ -127,12 +162,42 @@ export function useRealtimeUpdates(options: UseRealtimeUpdatesOptions): UseRealt
     });
     return () => {
       client.close();
+      if (clientRef.current === client) clientRef.current = null;
       setStatus(OFFLINE);
       setUpdates(NO_UPDATES);
+      setPresence(EMPTY_PRESENCE);
     };
-  }, [tenant, token, baseUrl, enabled, pollInterval, transportsKey, heartbeatMs, healthyAfterMs]);
+  }, [
+    tenant,
+    token,
+    baseUrl,
+    enabled,
+    pollInterval,
+    transportsKey,
+    heartbeatMs,
+    healthyAfterMs,
+    presencePollMs,
+    learnHeartbeat,
+    tickets,
+  ]);
 
-  return { ...status, updates, lastUpdate: updates[updates.length - 1] ?? null };
+  const view = useCallback((orderId: string | null) => {
+    viewing.current = orderId;
+    return clientRef.current?.view(orderId) ?? false;
+  }, []);
+  const typing = useCallback(
+    (orderId: string, field: string) => clientRef.current?.typing(orderId, field) ?? false,
+    [],
+  );
+
+  return {
+    ...status,
+    updates,
+    lastUpdate: updates[updates.length - 1] ?? null,
+    presence,
+    view,
+    typing,
+  };
 }
 
 function keepLatest<T>(list: T[], max: number): T[] {

@@ -483,7 +483,7 @@ describe("the WebSocket transport", () => {
     expect(seen.resyncs).toBe(0);
   });
 
-  it("applies a resync frame and treats an error frame as a failure", async () => {
+  it("applies a resync frame, keeps the socket on an error frame, and retries after a close", async () => {
     const { client, seen, ids } = start({ transports: ["ws"], lastSeq: "5" });
     const ws = FakeWebSocket.latest;
     ws.open("5");
@@ -493,7 +493,12 @@ describe("the WebSocket transport", () => {
     ws.sendEvent(orderEvent(91, "o1", 2));
     expect(ids()).toEqual(["91"]);
 
-    ws.frame({ type: "error", code: "forbidden" });
+    // The server could not use a frame of ours: the socket stays open (docs/API.md).
+    ws.frame({ type: "error", code: "invalid_message", message: "…" });
+    expect(ws.closed).toBe(false);
+    expect(client.isConnected).toBe(true);
+
+    ws.drop();
     expect(ws.closed).toBe(true);
     expect(client.isConnected).toBe(false);
     expect(client.mode).toBe("offline"); // polling is not among the transports
@@ -615,5 +620,48 @@ describe("close()", () => {
     FakeEventSource.latest.open();
     client.close();
     expect(FakeEventSource.latest.closed).toBe(true);
+  });
+});
+
+describe("the collaboration server's additions", () => {
+  it("authenticates live connections with a single-use ticket when asked", async () => {
+    start({ transports: ["ws", "sse", "polling"], tickets: true });
+    expect(FakeWebSocket.instances).toHaveLength(0); // waits for the ticket
+    expect(server.requests.map((r) => [r.url.pathname, r.authorization])).toEqual([
+      ["/api/tenants/demo/realtime/tickets", "Bearer jwt-1"],
+    ]);
+    server.answer({ cursor: "0", ticket: "t-1" } as never);
+    await settle();
+    const url = new URL(FakeWebSocket.latest.url);
+    expect(url.searchParams.get("ticket")).toBe("t-1");
+    expect(url.searchParams.has("access_token")).toBe(false);
+  });
+
+  it("uses the token when the server has no tickets, and asks no more", async () => {
+    start({ tickets: true });
+    server.answer({ cursor: "0", status: 404 });
+    await settle();
+    expect(new URL(FakeEventSource.latest.url).searchParams.get("access_token")).toBe("jwt-1");
+    FakeEventSource.latest.fail();
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(FakeEventSource.instances).toHaveLength(2);
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it("reports an expired token the server announces with reauth", () => {
+    const { seen } = start();
+    FakeEventSource.latest.open();
+    FakeEventSource.latest.send("reauth", "", { type: "reauth" });
+    expect(seen.errors).toEqual([401]);
+  });
+
+  it("reloads when a poll answers resync, and polls on from its cursor", async () => {
+    const { seen, ids } = start({ EventSource: null, lastSeq: "3" });
+    server.answer({ cursor: "40", resync: true } as never);
+    await settle();
+    expect(seen.resyncs).toBe(1);
+    expect(ids()).toEqual([]);
+    await vi.advanceTimersByTimeAsync(3000);
+    expect(server.sinceValues).toEqual(["3", "40"]);
   });
 });

@@ -240,3 +240,32 @@ describe("useRealtimeUpdates", () => {
     );
   });
 });
+
+describe("useRealtimeUpdates with presence", () => {
+  it("resumes from lastSeq, exposes presence and sends view/typing over the WebSocket", () => {
+    render({ transports: ["ws", "polling"], lastSeq: "41" });
+    act(() => {
+      result.view("o1"); // before the socket is up: remembered
+    });
+    const ws = FakeWebSocket.latest;
+    act(() => ws.open("45"));
+    expect(result.mode).toBe("ws");
+    expect(ws.sent).toEqual([
+      { type: "resume", after: "41" },
+      { type: "view", orderId: "o1" },
+    ]);
+    act(() =>
+      ws.frame({
+        type: "presence",
+        users: [{ userId: "ana", role: "manager", connections: 1, viewing: ["o1"], editing: [] }],
+      }),
+    );
+    expect(result.presence.users.map((u) => u.userId)).toEqual(["ana"]);
+    expect(result.typing("o1", "notes")).toBe(true);
+    expect(ws.sent.at(-1)).toEqual({ type: "typing", orderId: "o1", field: "notes" });
+
+    act(() => setProps({ enabled: false }));
+    expect(result.presence.users).toEqual([]);
+    expect(result.typing("o1", "notes")).toBe(false);
+  });
+});
