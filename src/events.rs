@@ -143,9 +143,9 @@ pub fn ws_event_from_sse(sse: &str) -> String {
 pub mod ws {
     use serde_json::json;
 
-    pub fn hello(connection_id: &str, head: u64, position: u64) -> String {
+    pub fn hello(connection_id: &str, head: u64, position: u64, heartbeat_secs: u64) -> String {
         json!({"type": "hello", "connectionId": connection_id, "head": head.to_string(),
-               "position": position.to_string()})
+               "position": position.to_string(), "heartbeatSeconds": heartbeat_secs})
         .to_string()
     }
 
@@ -274,7 +274,7 @@ mod tests {
             ws["event"],
             serde_json::from_str::<serde_json::Value>(data).unwrap()
         );
-        let hello: serde_json::Value = serde_json::from_str(&ws::hello("c1", 9, 7)).unwrap();
+        let hello: serde_json::Value = serde_json::from_str(&ws::hello("c1", 9, 7, 30)).unwrap();
         assert_eq!(
             (hello["type"].as_str(), hello["head"].as_str()),
             (Some("hello"), Some("9"))

@@ -112,6 +112,8 @@ impl Drop for StreamSink {
 pub struct WsSink {
     socket: WebSocket,
     conn: String,
+    /// The heartbeat period, told in the hello so the client's watchdog can use it.
+    heartbeat_secs: u64,
 }
 
 /// A live connection of either transport.
@@ -151,7 +153,9 @@ impl Sink for Conn {
             }
             Conn::Ws(w) => {
                 let text = match msg {
-                    Control::Hello { position, head } => ws::hello(&w.conn, *head, *position),
+                    Control::Hello { position, head } => {
+                        ws::hello(&w.conn, *head, *position, w.heartbeat_secs)
+                    }
                     Control::Resync { cursor } => ws::resync(*cursor),
                     Control::Heartbeat { now } => ws::heartbeat(now),
                     Control::Reauth => ws::reauth(),
@@ -512,6 +516,7 @@ impl HubInner {
             let sink = Conn::Ws(WsSink {
                 socket: socket.clone(),
                 conn: att.conn.clone(),
+                heartbeat_secs: (self.heartbeat_ms() / 1000) as u64,
             });
             let id = hub.adopt(sink, delivered.max(att.joined), att.exp);
             self.conn_of.borrow_mut().insert(id, att.conn.clone());
@@ -866,6 +871,7 @@ impl HubInner {
         let sink = Conn::Ws(WsSink {
             socket: pair.server.clone(),
             conn: conn_id.clone(),
+            heartbeat_secs: (self.heartbeat_ms() / 1000) as u64,
         });
         self.sockets
             .borrow_mut()

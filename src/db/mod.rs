@@ -319,7 +319,7 @@ pub async fn list_orders(
     tenant: &str,
     q: &ListQuery,
     now: &str,
-) -> ApiResult<(Vec<Order>, bool)> {
+) -> ApiResult<(Vec<Order>, bool, u64)> {
     let mut sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE tenant_id = ?1");
     let mut args = vec![text(tenant)];
     if let Some(status) = q.status {
@@ -344,14 +344,35 @@ pub async fn list_orders(
         " ORDER BY updated_at DESC, id DESC LIMIT ?{}",
         args.len()
     ));
-    let rows = stmt(db, &sql, &args)?.all().await?.results::<OrderRow>()?;
+    // The head in the same batch: a snapshot of the list and the event position it reflects,
+    // so a client can load the list and then apply every event after `head`.
+    let results = db
+        .batch(vec![
+            stmt(
+                db,
+                "SELECT last_seq FROM tenants WHERE id = ?1",
+                &[text(tenant)],
+            )?,
+            stmt(db, &sql, &args)?,
+        ])
+        .await?;
+    let head = results
+        .first()
+        .map(|r| r.results::<HeadOnly>())
+        .transpose()?
+        .and_then(|rows| rows.into_iter().next())
+        .map_or(0, |r| r.last_seq as u64);
+    let rows = match results.get(1) {
+        Some(r) => r.results::<OrderRow>()?,
+        None => Vec::new(),
+    };
     let more = rows.len() > q.limit as usize;
     let orders = rows
         .into_iter()
         .take(q.limit as usize)
         .map(|row| row.into_order(now))
         .collect();
-    Ok((orders, more))
+    Ok((orders, more, head))
 }
 
 /// Events with `after < seq <= until`, oldest first, at most `limit`.
@@ -422,6 +443,11 @@ pub const CHANGED_SINCE_SQL: &str = concat!(
 #[derive(Debug, Deserialize)]
 struct ChangedRow {
     order_id: String,
+    last_seq: f64,
+}
+
+#[derive(Debug, Deserialize)]
+struct HeadOnly {
     last_seq: f64,
 }
 

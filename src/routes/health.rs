@@ -21,6 +21,7 @@ pub async fn health(app: &App) -> ApiResult<Response> {
         "status": if db_ok { "ok" } else { "degraded" },
         "version": env!("BUILD_VERSION"),
         "schemaVersion": env!("SCHEMA_VERSION").parse::<u32>().unwrap_or(0),
+        "heartbeatSeconds": app.var_u64("HEARTBEAT_SECONDS", 30),
         "database": if db_ok { "ok" } else { "unreachable" },
     });
     json_response(if db_ok { 200 } else { 503 }, &body)

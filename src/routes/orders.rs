@@ -42,7 +42,7 @@ pub async fn list(req: &Request, app: &App, tenant: &TenantId) -> ApiResult<Resp
         limit,
         after,
     };
-    let (mut orders, mut more) =
+    let (mut orders, mut more, head) =
         db::list_orders(&app.db()?, tenant.as_str(), &q, &app.now()).await?;
     // A page is budgeted in bytes too: once full it ends early, with a cursor for the rest.
     let mut used = 0;
@@ -61,7 +61,10 @@ pub async fn list(req: &Request, app: &App, tenant: &TenantId) -> ApiResult<Resp
     } else {
         None
     };
-    json_response(200, &json!({ "orders": orders, "nextCursor": next }))
+    json_response(
+        200,
+        &json!({ "orders": orders, "nextCursor": next, "head": head.to_string() }),
+    )
 }
 
 fn order_location(tenant: &TenantId, id: &str) -> String {

@@ -42,6 +42,10 @@ pub const TESTS: &[crate::Test] = &[
         a_ticket_opens_one_live_connection_without_a_token_in_the_url,
     ),
     (
+        "a_list_names_the_head_it_reflects",
+        a_list_names_the_head_it_reflects,
+    ),
+    (
         "memory_is_bounded_in_bytes_for_bodies_orders_and_pages",
         memory_is_bounded_in_bytes_for_bodies_orders_and_pages,
     ),
@@ -727,5 +731,24 @@ fn a_runtime_killed_mid_burst_loses_no_committed_event(server: &mut crate::suppo
         "fault test: {} writes acknowledged of 1000, head {} → {final_head}",
         acked.len(),
         start
+    );
+}
+
+fn a_list_names_the_head_it_reflects(c: &Client) {
+    let t = c.tenant("list-head");
+    let id = id_of(&t.create_order("Ada"));
+    assert_eq!(t.put(&id, &t.florist, json!({"notes": "x"})).status, 200);
+    let list = c
+        .call("GET", &t.path("/orders"), Some(&t.florist), None)
+        .json();
+    assert_eq!(
+        list["head"], "2",
+        "load the list, then apply every event after head"
+    );
+    assert_eq!(list["orders"][0]["version"], 2);
+    let health = c.call("GET", "/api/health", None, None).json();
+    assert_eq!(
+        health["heartbeatSeconds"],
+        crate::support::HEARTBEAT_SECONDS
     );
 }

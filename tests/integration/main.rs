@@ -79,7 +79,10 @@ fn main() {
     if !failures.lock().map(|f| f.is_empty()).unwrap_or(true) {
         // Keep the Worker's state and wrangler.log to look at.
         std::env::set_var("KEEP_STATE", "1");
-        eprintln!("kept the Worker's state and log in {:?}", server.state_dir());
+        eprintln!(
+            "kept the Worker's state and log in {:?}",
+            server.state_dir()
+        );
     }
     drop(server);
 

@@ -137,6 +137,10 @@ fn a_socket_says_hello_and_gets_the_presence(c: &Client) {
         .as_str()
         .is_some_and(|c| !c.is_empty()));
     assert_eq!(hello["head"], head(&t).to_string());
+    assert_eq!(
+        hello["heartbeatSeconds"], HEARTBEAT_SECONDS,
+        "the watchdog's period"
+    );
     let presence = ws.next_of("presence", secs(5)).expect("presence");
     assert_eq!(user_ids(&presence["users"]), ["florist-123"]);
     assert_eq!(presence["users"][0]["connections"], 1);
