@@ -119,30 +119,51 @@ pub(super) fn bump_seq(db: &D1Database, tenant: &str) -> ApiResult<D1PreparedSta
     )
 }
 
-/// Leases (of one order, or of the whole shop when `order` is `None`) whose time is up.
-const EXPIRED: &str = "o.tenant_id = ?1 AND (?2 IS NULL OR o.id = ?2) \
-     AND o.lock_holder IS NOT NULL AND o.lock_expires_at <= ?3";
+/// Which leases a sweep ends, as a condition on the order row `o` with `?1` the tenant, `?2`
+/// an order or user id, `?3` the time; and how the ending is recorded.
+pub(super) struct LeaseSweep<'a> {
+    pub filter: &'a str,
+    /// Activity action (`lock_expired`, `unlocked`).
+    pub action: &'a str,
+    /// Event reason (`expired`, `released`).
+    pub reason: &'a str,
+    /// The SQL time the event's order JSON is read at (past every lease → `lock: null`).
+    pub order_time: &'a str,
+}
 
-/// Appends the lease-expiry sweep: for each lease that ran out, an activity entry, an
-/// `order_unlocked` event (`reason: expired`) with the next seq, and the lease cleared.
-pub(super) fn expire_locks(
+/// Leases (of one order, or of the whole shop when `?2` is NULL) whose time is up.
+const EXPIRED: LeaseSweep<'static> = LeaseSweep {
+    filter: "o.tenant_id = ?1 AND (?2 IS NULL OR o.id = ?2) \
+             AND o.lock_holder IS NOT NULL AND o.lock_expires_at <= ?3",
+    action: "lock_expired",
+    reason: "expired",
+    order_time: "?3",
+};
+
+/// Appends a lease sweep: for each lease it ends, an activity entry, an `order_unlocked` event
+/// with the next seq, and the lease cleared — one statement each for all of them.
+pub(super) fn end_leases(
     db: &D1Database,
     batch: &mut Batch,
-    tenant: &str,
-    order: Option<&str>,
-    now: &str,
+    sweep: &LeaseSweep<'_>,
+    args: &[wasm_bindgen::JsValue; 3],
 ) -> ApiResult<()> {
-    let args = [text(tenant), opt_text(order), text(now)];
+    let LeaseSweep {
+        filter,
+        action,
+        reason,
+        order_time,
+    } = sweep;
     let numbered = "t.last_seq + ROW_NUMBER() OVER (ORDER BY o.id)";
     batch.push(stmt(
         db,
         &format!(
             "INSERT INTO activity (tenant_id, seq, at, actor, source, action, order_id, changes) \
-             SELECT t.id, {numbered}, ?3, 'system', 'system', 'lock_expired', o.id, \
+             SELECT t.id, {numbered}, ?3, 'system', 'system', '{action}', o.id, \
              json_object('lock', json_object('from', o.lock_holder, 'to', NULL)) \
-             FROM tenants t JOIN orders o ON o.tenant_id = t.id WHERE t.id = ?1 AND {EXPIRED}"
+             FROM tenants t JOIN orders o ON o.tenant_id = t.id WHERE t.id = ?1 AND {filter}"
         ),
-        &args,
+        args,
     )?);
     batch.push_events(stmt(
         db,
@@ -150,30 +171,47 @@ pub(super) fn expire_locks(
             "INSERT INTO events (tenant_id, seq, type, order_id, ts, updated_by, changes, \
              order_json, data) \
              SELECT t.id, {numbered}, 'order_unlocked', o.id, {COMMIT_TS}, 'system', '[]', {}, \
-             json_object('reason', 'expired', 'previousHolder', o.lock_holder, \
+             json_object('reason', '{reason}', 'previousHolder', o.lock_holder, \
              'lockVersion', o.lock_version) \
-             FROM tenants t JOIN orders o ON o.tenant_id = t.id WHERE t.id = ?1 AND {EXPIRED} \
+             FROM tenants t JOIN orders o ON o.tenant_id = t.id WHERE t.id = ?1 AND {filter} \
              {EVENT_RETURNING}",
-            order_json_sql("?3")
+            order_json_sql(order_time)
         ),
-        &args,
+        args,
     )?);
     batch.push(stmt(
         db,
         &format!(
             "UPDATE tenants SET last_seq = last_seq + \
-             (SELECT COUNT(*) FROM orders o WHERE {EXPIRED}) WHERE id = ?1"
+             (SELECT COUNT(*) FROM orders o WHERE {filter}) WHERE id = ?1"
         ),
-        &args,
+        args,
     )?);
     batch.push(stmt(
         db,
-        "UPDATE orders SET lock_holder = NULL, lock_acquired_at = NULL, lock_expires_at = NULL \
-         WHERE tenant_id = ?1 AND (?2 IS NULL OR id = ?2) \
-         AND lock_holder IS NOT NULL AND lock_expires_at <= ?3",
-        &args,
+        &format!(
+            "UPDATE orders SET lock_holder = NULL, lock_acquired_at = NULL, lock_expires_at = NULL \
+             WHERE (tenant_id, id) IN (SELECT o.tenant_id, o.id FROM orders o WHERE {filter})"
+        ),
+        args,
     )?);
     Ok(())
+}
+
+/// Appends the lease-expiry sweep (of one order, or of the whole shop when `order` is `None`).
+pub(super) fn expire_locks(
+    db: &D1Database,
+    batch: &mut Batch,
+    tenant: &str,
+    order: Option<&str>,
+    now: &str,
+) -> ApiResult<()> {
+    end_leases(
+        db,
+        batch,
+        &EXPIRED,
+        &[text(tenant), opt_text(order), text(now)],
+    )
 }
 
 /// The statement that logs an activity entry for the change whose event was just inserted

@@ -5,7 +5,9 @@
 
 use worker::D1Database;
 
-use super::changes::{bump_seq, expire_locks, Batch, OrderWrite, Outcome, EVENT_RETURNING};
+use super::changes::{
+    bump_seq, end_leases, expire_locks, Batch, LeaseSweep, OrderWrite, Outcome, EVENT_RETURNING,
+};
 use super::{flag, order_json_sql, snapshot, stmt, text, COMMIT_TS};
 use crate::error::ApiResult;
 use crate::events::Event;
@@ -177,48 +179,18 @@ pub async fn release_held_by(
     user: &str,
     now: &str,
 ) -> ApiResult<Vec<Event>> {
-    let held = "o.tenant_id = ?1 AND o.lock_holder = ?2 AND o.lock_expires_at > ?3";
-    let numbered = "t.last_seq + ROW_NUMBER() OVER (ORDER BY o.id)";
-    let args = [text(tenant), text(user), text(now)];
+    let sweep = LeaseSweep {
+        filter: "o.tenant_id = ?1 AND o.lock_holder = ?2 AND o.lock_expires_at > ?3",
+        action: "unlocked",
+        reason: "released",
+        order_time: "'9999'",
+    };
     let mut batch = Batch::default();
-    batch.push(stmt(
+    end_leases(
         db,
-        &format!(
-            "INSERT INTO activity (tenant_id, seq, at, actor, source, action, order_id, changes) \
-             SELECT t.id, {numbered}, ?3, 'system', 'system', 'unlocked', o.id, \
-             json_object('lock', json_object('from', o.lock_holder, 'to', NULL)) \
-             FROM tenants t JOIN orders o ON o.tenant_id = t.id WHERE t.id = ?1 AND {held}"
-        ),
-        &args,
-    )?);
-    batch.push_events(stmt(
-        db,
-        &format!(
-            "INSERT INTO events (tenant_id, seq, type, order_id, ts, updated_by, changes, \
-             order_json, data) \
-             SELECT t.id, {numbered}, 'order_unlocked', o.id, {COMMIT_TS}, 'system', '[]', {}, \
-             json_object('reason', 'released', 'previousHolder', o.lock_holder, \
-             'lockVersion', o.lock_version) \
-             FROM tenants t JOIN orders o ON o.tenant_id = t.id WHERE t.id = ?1 AND {held} \
-             {EVENT_RETURNING}",
-            // The order as it is once released: a time past every lease makes `lock` null.
-            order_json_sql("'9999'")
-        ),
-        &args,
-    )?);
-    batch.push(stmt(
-        db,
-        &format!(
-            "UPDATE tenants SET last_seq = last_seq + \
-             (SELECT COUNT(*) FROM orders o WHERE {held}) WHERE id = ?1"
-        ),
-        &args,
-    )?);
-    batch.push(stmt(
-        db,
-        "UPDATE orders SET lock_holder = NULL, lock_acquired_at = NULL, lock_expires_at = NULL \
-         WHERE tenant_id = ?1 AND lock_holder = ?2 AND lock_expires_at > ?3",
-        &args,
-    )?);
+        &mut batch,
+        &sweep,
+        &[text(tenant), text(user), text(now)],
+    )?;
     Ok(batch.run(db, now).await?.events)
 }
