@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Prints a fresh VAPID key pair (P-256) in .dev.vars format, with nothing to compile:
 //
-//   node gen-vapid.mjs >> .dev.vars                     # local dev
-//   node gen-vapid.mjs | grep PRIVATE | cut -d= -f2- | wrangler secret put VAPID_PRIVATE_KEY
+//   node scripts/gen-vapid.mjs >> .dev.vars             # local dev (`make dev` does it when missing)
+//   node scripts/gen-vapid.mjs | grep PRIVATE | cut -d= -f2- | wrangler secret put VAPID_PRIVATE_KEY
 //
 // VAPID_PRIVATE_KEY is the 32-byte scalar (the JWK `d`), which `push::VapidKey::from_base64url`
 // reads. VAPID_PUBLIC_KEY is the uncompressed point 0x04 || x || y, the browser's
