@@ -14,7 +14,7 @@ export CLOUDFLARE_CF_FETCH_ENABLED := false
 
 WRANGLER := node_modules/.bin/wrangler
 
-.PHONY: setup build dev migrate seed test lint unit integration hibernation client-test e2e bench webhook deploy clean
+.PHONY: setup build dev migrate seed test lint unit integration hibernation client-test e2e e2e-push bench webhook deploy clean
 
 setup:
 	@scripts/setup.sh
@@ -41,7 +41,7 @@ dev: build .dev.vars migrate
 	@scripts/dev.sh "$(PORT)" "$(STATE)"
 
 ## All tests: lints, native unit tests, client unit tests, integration against wrangler dev, e2e.
-test: lint unit client-test build integration hibernation e2e
+test: lint unit client-test build integration hibernation e2e e2e-push
 
 lint: setup
 	cargo fmt --check
@@ -69,6 +69,11 @@ hibernation:
 e2e:
 	e2e/install-chromium.sh
 	scripts/with-worker.sh node e2e/board.e2e.mjs
+
+## Web Push in Chromium: the Worker's push, decrypted, delivered to /sw.js, shown.
+e2e-push:
+	e2e/install-chromium.sh
+	scripts/with-worker.sh node e2e/push.e2e.mjs
 
 ## Benchmarks (release build, Rust vs the JS baseline); see BENCHMARKS.md.
 bench: build

@@ -2,7 +2,9 @@
 # Usage: scripts/with-worker.sh CMD [ARGS...]
 # Starts the built Worker (run `make build` first) under `wrangler dev` on a free loopback port
 # with a throwaway local state (D1 migrated, nothing else), exports BASE_URL, ADMIN_TOKEN,
-# AUTH_SECRET and SHOPIFY_WEBHOOK_SECRET to CMD, runs it, and always stops the Worker after.
+# AUTH_SECRET, SHOPIFY_WEBHOOK_SECRET and VAPID_PUBLIC_KEY to CMD, runs it, and always stops the
+# Worker after. Web Push may go to http://127.0.0.1 (PUSH_ALLOW_LOCALHOST=1: a test's own push
+# service).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +18,10 @@ export BASE_URL="http://127.0.0.1:$port" WORKER_STATE="$state"
 export ADMIN_TOKEN="test-admin-$RANDOM$RANDOM"
 export AUTH_SECRET="test-auth-secret-$RANDOM$RANDOM$RANDOM"
 export SHOPIFY_WEBHOOK_SECRET="test-shopify-secret-$RANDOM$RANDOM"
+vapid=$(node scripts/gen-vapid.mjs)
+vapid_private=$(sed -n 's/^VAPID_PRIVATE_KEY=//p' <<<"$vapid")
+VAPID_PUBLIC_KEY=$(sed -n 's/^VAPID_PUBLIC_KEY=//p' <<<"$vapid")
+export VAPID_PUBLIC_KEY
 export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false
 
 wrangler=node_modules/.bin/wrangler
@@ -27,6 +33,8 @@ wrangler=node_modules/.bin/wrangler
   --var "ADMIN_TOKEN:$ADMIN_TOKEN" --var "AUTH_SECRET:$AUTH_SECRET" \
   --var "SHOPIFY_WEBHOOK_SECRET:$SHOPIFY_WEBHOOK_SECRET" \
   --var "HEARTBEAT_SECONDS:${HEARTBEAT_SECONDS:-2}" \
+  --var "VAPID_PRIVATE_KEY:$vapid_private" --var "VAPID_SUBJECT:mailto:e2e@florist.example" \
+  --var "PUSH_ALLOW_LOCALHOST:1" \
   </dev/null >"$state/wrangler.log" 2>&1 &
 pid=$!
 

@@ -41,6 +41,8 @@ pub enum ApiError {
     TooManyRequests { code: &'static str, message: String },
     /// 500: our fault. The cause is logged; the client sees a generic message.
     Internal(String),
+    /// 503: a feature this deployment has not configured (e.g. `push_not_configured`).
+    ServiceUnavailable { code: &'static str, message: String },
 }
 
 impl ApiError {
@@ -78,6 +80,7 @@ impl ApiError {
             Self::UpgradeRequired => 426,
             Self::TooManyRequests { .. } => 429,
             Self::Internal(_) => 500,
+            Self::ServiceUnavailable { .. } => 503,
         }
     }
 
@@ -88,6 +91,7 @@ impl ApiError {
             | Self::NotFoundCode { code, message }
             | Self::TooManyRequests { code, message }
             | Self::Conflict { code, message }
+            | Self::ServiceUnavailable { code, message }
             | Self::Unprocessable { code, message } => (code, message.clone()),
             Self::Unauthorized(m) => ("unauthorized", m.clone()),
             Self::Forbidden(m) => ("forbidden", m.clone()),

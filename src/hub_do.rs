@@ -245,6 +245,8 @@ pub struct HubInner {
     started_ms: i64,
     /// Sockets taken back from the runtime when this instance started.
     adopted_sockets: Cell<usize>,
+    /// Web Push for users with no live connection (VAPID tokens cached for the instance's life).
+    pusher: crate::push_delivery::Pusher,
 }
 
 impl worker::DurableObject for TenantHub {
@@ -272,6 +274,7 @@ impl worker::DurableObject for TenantHub {
             next_conn: Cell::new(1),
             started_ms: crate::http::now_millis(),
             adopted_sockets: Cell::new(0),
+            pusher: Default::default(),
         });
         Self { inner }
     }
@@ -577,6 +580,11 @@ impl HubInner {
     async fn publish(&self, seq: u64, frame: &str) -> ApiResult<Response> {
         self.hub.borrow_mut().offer(seq, Conn::frame(frame));
         self.drive().await;
+        // After the broadcast: pushes to those not on the board right now (runs on its own).
+        let connected = self.presence.borrow().connected_users();
+        let tenant = self.tenant.borrow().clone();
+        self.pusher
+            .after_publish(&self.env, tenant.as_deref(), frame, connected);
         crate::http::json_response(200, &json!({ "accepted": seq.to_string() }))
     }
 

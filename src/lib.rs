@@ -4,12 +4,15 @@
 //! - Shell (runtime code, thin):
 //!   - [`routes`]: the `#[event(fetch)]` routing, one module per resource: [`routes::health`],
 //!     [`routes::admin`], [`routes::orders`], [`routes::realtime`] (SSE, stats, polling),
-//!     [`routes::webhooks`] (`POST /api/webhooks/shopify`).
+//!     [`routes::webhooks`] (`POST /api/webhooks/shopify`), [`routes::push`] (Web Push key and
+//!     subscriptions).
 //!   - [`app`]: the deployment context (`App`: env, execution context, clock, config).
 //!   - [`commit`]: the one "commit a change and publish it" path the routes and webhook share.
 //!   - [`retention`]: bounded pruning of events, activity and webhook records (cron + admin).
 //!   - [`hub_do`]: the per-tenant Durable Object holding the live connections (SSE streams and
 //!     hibernatable WebSockets) and their presence.
+//!   - [`push_delivery`]: Web Push, run by the hub after each broadcast for the users not
+//!     connected: the subscriptions' D1 read, encrypt, sign, POST, retry, drop the gone.
 //!   - [`db`]: every D1 statement; each change is one atomic batch (order + seq + event).
 //!   - [`http`]: body limits, JSON responses, the clock.
 //!
@@ -24,6 +27,9 @@
 //!   - [`presence`]: who is online, viewing and editing; the WebSocket client messages.
 //!   - [`shopify`]: webhook HMAC, payload mapping, the stale-safe update decision.
 //!   - [`cursor`]: the opaque list cursor.
+//!   - [`push`]: Web Push cryptography: RFC 8291 `aes128gcm` encryption, RFC 8292 VAPID tokens.
+//!   - [`push_rules`]: Web Push rules: subscription validation, who gets which event, the
+//!     payload and headers, retries, the VAPID token cache.
 //!   - [`error`]: the one error type and its JSON body.
 
 pub mod app;
@@ -39,6 +45,9 @@ pub mod http;
 pub mod hub;
 pub mod hub_do;
 pub mod presence;
+pub mod push;
+pub mod push_delivery;
+pub mod push_rules;
 pub mod retention;
 pub mod routes;
 pub mod shopify;

@@ -108,6 +108,12 @@ impl Presence {
         self.conns.values().filter(|c| c.user == user).count()
     }
 
+    /// The users with at least one live connection right now (not those in their leave grace:
+    /// they are gone from the screen, so a push reaches them).
+    pub fn connected_users(&self) -> std::collections::BTreeSet<String> {
+        self.conns.values().map(|c| c.user.clone()).collect()
+    }
+
     pub fn has(&self, conn: &str) -> bool {
         self.conns.contains_key(conn)
     }
@@ -436,6 +442,23 @@ mod tests {
         assert!(d.joins.is_empty());
         assert_eq!(d.updates[0].connections, 2);
         assert_eq!(p.users().len(), 1);
+    }
+
+    #[test]
+    fn connected_users_are_those_with_a_live_connection_now() {
+        let mut p = Presence::default();
+        p.connect("c1", "ana", Role::Florist, None, 0);
+        p.connect("c2", "ana", Role::Florist, None, 0);
+        p.connect("c3", "bo", Role::Manager, None, 0);
+        assert_eq!(
+            p.connected_users().into_iter().collect::<Vec<_>>(),
+            ["ana", "bo"]
+        );
+        p.disconnect("c1", false, 10);
+        p.disconnect("c3", false, 10);
+        // bo is still listed for others during the grace, but nothing of his is open.
+        assert_eq!(names(&p.users()), ["ana", "bo"]);
+        assert_eq!(p.connected_users().into_iter().collect::<Vec<_>>(), ["ana"]);
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod idempotency;
 pub mod keys;
 pub mod locks;
 pub mod notes;
+pub mod push;
 
 pub use changes::{create_order, delete_order, update_order, update_shopify_order, OrderWrite};
 

@@ -3,7 +3,7 @@
 //! [`orders`], `…/orders/{id}/lock` → [`locks`], `…/orders/{id}/notes` → [`notes`],
 //! `…/orders/{id}/activity` and `/api/tenants/{t}/activity` → [`activity`],
 //! `/api/tenants/{t}/realtime/…` and the polling route → [`realtime`], `/api/webhooks/shopify` →
-//! [`webhooks`]. Each handler reads as its steps: authorize, parse, call the core, commit (one
+//! [`webhooks`], `/api/push/…` and `/api/tenants/{t}/push/…` → [`push`]. Each handler reads as its steps: authorize, parse, call the core, commit (one
 //! D1 batch), publish, respond. The caller of a tenant route is resolved once, here.
 
 pub mod activity;
@@ -12,6 +12,7 @@ pub mod health;
 pub mod locks;
 pub mod notes;
 pub mod orders;
+pub mod push;
 pub mod realtime;
 pub mod webhooks;
 
@@ -65,6 +66,10 @@ pub async fn route(mut req: Request, app: &App) -> ApiResult<Response> {
         ["api", "admin", "maintenance", "prune-activity"] => {
             allow(&method, &[Method::Post])?;
             admin::prune_activity(&mut req, app).await
+        }
+        ["api", "push", "vapid-public-key"] => {
+            allow(&method, &[Method::Get])?;
+            push::vapid_public_key(app)
         }
         ["api", "webhooks", "shopify"] => {
             allow(&method, &[Method::Post])?;
@@ -165,6 +170,15 @@ async fn tenant_route(
             allow(&method, &[Method::Get])?;
             authenticate(&req, app, tenant, Role::Florist, false).await?;
             realtime::presence(app, tenant).await
+        }
+        ["push", "subscriptions"] => {
+            allow(&method, &[Method::Get, Method::Post, Method::Delete])?;
+            let caller = authenticate(&req, app, tenant, Role::Florist, false).await?;
+            match method {
+                Method::Get => push::list(app, tenant, &caller).await,
+                Method::Post => push::subscribe(&mut req, app, tenant, &caller).await,
+                _ => push::unsubscribe(&req, app, tenant, &caller).await,
+            }
         }
         ["realtime", "stats"] => {
             allow(&method, &[Method::Get])?;

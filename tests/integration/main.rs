@@ -5,6 +5,7 @@
 mod api;
 mod collab;
 mod hardening;
+mod push;
 mod realtime;
 mod support;
 mod webhooks;
@@ -28,6 +29,7 @@ fn main() {
     tests.extend(api::TESTS);
     tests.extend(collab::TESTS);
     tests.extend(hardening::TESTS);
+    tests.extend(push::TESTS);
     tests.extend(realtime::TESTS);
     tests.extend(webhooks::TESTS);
     tests.extend(websocket::TESTS);
@@ -35,6 +37,7 @@ fn main() {
     let mut server_tests: Vec<ServerTest> = realtime::SERVER_TESTS.to_vec();
     server_tests.extend(websocket::SERVER_TESTS);
     server_tests.extend(hardening::SERVER_TESTS);
+    server_tests.extend(push::SERVER_TESTS);
     server_tests.retain(|(name, _)| selected(name));
 
     let started = Instant::now();

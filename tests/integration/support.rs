@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use florist_board::auth::{sign, Claims};
 use florist_board::domain::Role;
+use florist_board::push;
 use serde_json::{json, Value};
 
 pub const HEARTBEAT_SECONDS: u64 = 1;
@@ -34,7 +35,13 @@ pub struct Server {
     pub admin_token: String,
     pub auth_secret: String,
     pub webhook_secret: String,
+    /// The VAPID key pair the Worker signs pushes with (`VAPID_PRIVATE_KEY`), base64url.
+    pub vapid_private: String,
+    pub vapid_public: String,
 }
+
+/// The contact the Worker's VAPID tokens name.
+pub const VAPID_SUBJECT: &str = "mailto:push-tests@florist.example";
 
 impl Server {
     pub fn start() -> Server {
@@ -42,6 +49,7 @@ impl Server {
         let state = std::env::temp_dir().join(format!("florist-it-{nonce}"));
         let _ = std::fs::remove_dir_all(&state);
         std::fs::create_dir_all(&state).expect("state dir");
+        let (vapid_private, vapid_public) = push::generate_vapid_keypair().expect("VAPID key");
         let mut server = Server {
             child: None,
             port: free_port(),
@@ -50,6 +58,8 @@ impl Server {
             admin_token: format!("it-admin-{nonce}"),
             auth_secret: format!("it-auth-secret-{nonce}"),
             webhook_secret: format!("it-shopify-secret-{nonce}"),
+            vapid_private,
+            vapid_public,
         };
         let status = Command::new("node_modules/.bin/wrangler")
             .args(["d1", "migrations", "apply", "DB", "--local", "--persist-to"])
@@ -94,6 +104,12 @@ impl Server {
             .arg(format!(
                 "MAX_CONNECTIONS_PER_TENANT:{MAX_CONNECTIONS_PER_TENANT}"
             ))
+            // Web Push: a key to sign with, and the tests' own push service on 127.0.0.1.
+            .arg("--var")
+            .arg(format!("VAPID_PRIVATE_KEY:{}", self.vapid_private))
+            .arg("--var")
+            .arg(format!("VAPID_SUBJECT:{VAPID_SUBJECT}"))
+            .args(["--var", "PUSH_ALLOW_LOCALHOST:1"])
             .env("WRANGLER_SEND_METRICS", "false")
             .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
             .stdin(Stdio::null())
@@ -191,6 +207,7 @@ impl Server {
             admin_token: self.admin_token.clone(),
             auth_secret: self.auth_secret.clone(),
             webhook_secret: self.webhook_secret.clone(),
+            vapid_public: self.vapid_public.clone(),
         }
     }
 }
@@ -280,6 +297,7 @@ pub struct Client {
     pub admin_token: String,
     pub auth_secret: String,
     pub webhook_secret: String,
+    pub vapid_public: String,
 }
 
 static NONCE: AtomicU64 = AtomicU64::new(0);
