@@ -27,7 +27,11 @@ if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
 fi
 
 # npm packages: wrangler (pinned for Node 20), esbuild, binaryen's wasm-opt, the client's tools.
-if [ ! -x node_modules/.bin/wrangler ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+if [ -L node_modules ]; then
+  # A shared node_modules (e.g. a git worktree's symlink to the main checkout) is not ours to
+  # reinstall: npm ci would empty the original.
+  echo "setup: node_modules is a symlink; leaving it as it is"
+elif [ ! -x node_modules/.bin/wrangler ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm packages"
   npm ci --no-audit --no-fund
 fi

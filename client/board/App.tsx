@@ -27,6 +27,7 @@ import { SignIn } from "./SignIn.js";
 import { ConfirmDialog, Modal, type ConfirmRequest } from "./ui.js";
 import { useNotices } from "./useNotices.js";
 import { submitEdit } from "./write.js";
+import { disablePush, pushApi } from "./push.js";
 
 const COLUMNS: { status: OrderStatus; label: string }[] = (
   ["new", "in_progress", "ready", "out_for_delivery", "delivered", "cancelled"] as const
@@ -39,6 +40,9 @@ export function App() {
   const [notice, setNotice] = useState<string | null>(null);
 
   const signOut = useCallback((reason: string | null) => {
+    // A shared device stops getting this user's pushes.
+    const current = loadSession();
+    if (current) void disablePush(pushApi(current)).catch(() => {});
     clearSession();
     setNotice(reason);
     setSession(null);
@@ -72,6 +76,19 @@ function Board({ session, onSignOut }: { session: Session; onSignOut: (reason: s
   const [flashed, setFlashed] = useState<ReadonlySet<string>>(new Set());
   const [busy, setBusy] = useState<ReadonlySet<string>>(new Set());
   const [drawer, setDrawer] = useState<Drawer>(null);
+  // Open the order a push notification was about (`/?order=`, or a message from the service
+  // worker when the board was already open); history, so opening it takes no edit lock.
+  useEffect(() => {
+    const open = (id: unknown) => {
+      if (typeof id === "string" && id) setDrawer({ orderId: id, mode: "history" });
+    };
+    open(new URLSearchParams(location.search).get("order"));
+    const onMessage = (e: MessageEvent) => {
+      if (e.data?.type === "open-order") open(e.data.orderId);
+    };
+    navigator.serviceWorker?.addEventListener("message", onMessage);
+    return () => navigator.serviceWorker?.removeEventListener("message", onMessage);
+  }, []);
   const [confirm, setConfirm] = useState<ConfirmRequest | null>(null);
   const [conflict, setConflict] = useState<EditState | null>(null);
   const [conflictBusy, setConflictBusy] = useState(false);

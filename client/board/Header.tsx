@@ -1,11 +1,22 @@
 // The header: the connection (WiFi icon, Live / Offline, the update counter), who is online,
 // the tools, and the notifications (bottom right on a desk, in the header's flow on a phone).
-import { useState } from "react";
+import { useEffect, useMemo, useState } from "react";
 import type { PresenceState, RealtimeMode } from "../src/index.js";
 import { POLL_INTERVAL } from "./config.js";
 import type { Session } from "./session.js";
 import { Avatar, WifiIcon } from "./ui.js";
 import type { useNotices } from "./useNotices.js";
+import {
+  DEFAULT_PUSH_EVENTS,
+  PUSH_EVENTS,
+  PUSH_EVENT_LABELS,
+  currentPushSubscription,
+  disablePush,
+  enablePush,
+  pushApi,
+  pushSupported,
+  type PushEvent,
+} from "./push.js";
 
 export function Header({
   session,
@@ -14,7 +25,7 @@ export function Header({
   onOnlyMine,
   onRefresh,
   onSignOut,
-  notices: { notices, dismiss, sound, toggleSound, alerts, toggleAlerts, canAlert },
+  notices: { notices, notify, dismiss, sound, toggleSound, alerts, toggleAlerts, canAlert },
 }: {
   session: Session;
   live: { isConnected: boolean; mode: RealtimeMode; updateCount: number; presence: PresenceState };
@@ -26,6 +37,13 @@ export function Header({
 }) {
   const [menuOpen, setMenuOpen] = useState(false);
   const online = live.presence.users;
+  // Browser push ("Notify me"): permission is asked from the button's click only.
+  const push = useMemo(() => pushApi(session), [session]);
+  const [pushOn, setPushOn] = useState(false);
+  const [pushEvents, setPushEvents] = useState<PushEvent[]>([...DEFAULT_PUSH_EVENTS]);
+  useEffect(() => {
+    void currentPushSubscription().then((s) => setPushOn(s !== null));
+  }, []);
   return (
     <header className={`topbar${menuOpen ? " menu-open" : ""}`}>
       <div className="brand">
@@ -91,6 +109,40 @@ export function Header({
           <button type="button" aria-pressed={alerts} onClick={() => void toggleAlerts()} data-testid="alerts">
             Alerts {alerts ? "on" : "off"}
           </button>
+        )}
+        {pushSupported() && (
+          <fieldset className="notify-me" data-testid="notify-me">
+            <legend>Notify me when the board is closed</legend>
+            {PUSH_EVENTS.map((e) => (
+              <label key={e}>
+                <input
+                  type="checkbox"
+                  checked={pushEvents.includes(e)}
+                  onChange={(ev) =>
+                    setPushEvents((l) => (ev.target.checked ? [...l, e] : l.filter((x) => x !== e)))
+                  }
+                />
+                {PUSH_EVENT_LABELS[e]}
+              </label>
+            ))}
+            <button
+              type="button"
+              disabled={!pushEvents.length}
+              onClick={() =>
+                void enablePush(push, pushEvents).then(
+                  () => setPushOn(true),
+                  (err: Error) => notify(err.message, "error"),
+                )
+              }
+            >
+              {pushOn ? "Save" : "Notify me"}
+            </button>
+            {pushOn && (
+              <button type="button" onClick={() => void disablePush(push).then(() => setPushOn(false))}>
+                Turn off
+              </button>
+            )}
+          </fieldset>
         )}
         <span className="user" title={session.role}>
           {session.userId}
