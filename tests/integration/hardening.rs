@@ -18,6 +18,10 @@ pub const SERVER_TESTS: &[crate::ServerTest] = &[
         "a_runtime_killed_mid_burst_loses_no_committed_event",
         a_runtime_killed_mid_burst_loses_no_committed_event,
     ),
+    (
+        "a_chunked_body_is_cut_off_at_one_mib",
+        a_chunked_body_is_cut_off_at_one_mib,
+    ),
 ];
 
 pub const TESTS: &[crate::Test] = &[
@@ -46,8 +50,8 @@ pub const TESTS: &[crate::Test] = &[
         a_list_names_the_head_it_reflects,
     ),
     (
-        "memory_is_bounded_in_bytes_for_bodies_orders_and_pages",
-        memory_is_bounded_in_bytes_for_bodies_orders_and_pages,
+        "memory_is_bounded_in_bytes_for_orders_and_pages",
+        memory_is_bounded_in_bytes_for_orders_and_pages,
     ),
     (
         "event_times_grow_with_their_ids_under_concurrent_writers",
@@ -504,36 +508,8 @@ fn big_order(t: &Tenant, i: usize) -> String {
     id_of(&r.json())
 }
 
-fn memory_is_bounded_in_bytes_for_bodies_orders_and_pages(c: &Client) {
-    use std::io::{Read, Write};
+fn memory_is_bounded_in_bytes_for_orders_and_pages(c: &Client) {
     let t = c.tenant("bytes");
-    // A chunked body (no Content-Length) is cut off at 1 MiB, not buffered whole.
-    let mut s = c.connect().expect("connect");
-    let head = format!(
-        "POST {} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\n\
-         Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
-        t.path("/orders"),
-        t.florist
-    );
-    s.write_all(head.as_bytes()).expect("head");
-    let chunk = vec![b' '; 64 * 1024];
-    for _ in 0..20 {
-        if s.write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
-            .is_err()
-            || s.write_all(&chunk).is_err()
-            || s.write_all(b"\r\n").is_err()
-        {
-            break;
-        }
-    }
-    let _ = s.write_all(b"0\r\n\r\n");
-    let mut answer = String::new();
-    let _ = s.read_to_string(&mut answer);
-    assert!(
-        answer.starts_with("HTTP/1.1 413"),
-        "{}",
-        answer.lines().next().unwrap_or("")
-    );
     // One order is capped at 64 KB.
     let items: Vec<Value> = (0..100)
         .map(|_| json!({"title": "🌷".repeat(300), "quantity": 1}))
@@ -751,4 +727,43 @@ fn a_list_names_the_head_it_reflects(c: &Client) {
         health["heartbeatSeconds"],
         crate::support::HEARTBEAT_SECONDS
     );
+}
+
+/// Alone: wrangler dev's local proxy takes an answer sent before the body was read as a
+/// restart, and fails the requests in flight beside it (production has no such proxy).
+fn a_chunked_body_is_cut_off_at_one_mib(server: &mut crate::support::Server) {
+    use std::io::{Read, Write};
+    let c = &server.client();
+    let t = c.tenant("chunked");
+    // A chunked body (no Content-Length) is cut off at 1 MiB, not buffered whole.
+    let mut s = c.connect().expect("connect");
+    let head = format!(
+        "POST {} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+        t.path("/orders"),
+        t.florist
+    );
+    s.write_all(head.as_bytes()).expect("head");
+    let chunk = vec![b' '; 64 * 1024];
+    for _ in 0..20 {
+        if s.write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+            .is_err()
+            || s.write_all(&chunk).is_err()
+            || s.write_all(b"\r\n").is_err()
+        {
+            break;
+        }
+    }
+    let _ = s.write_all(b"0\r\n\r\n");
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 413"),
+        "{}",
+        answer.lines().next().unwrap_or("")
+    );
+    let orders = c
+        .call("GET", &t.path("/orders"), Some(&t.florist), None)
+        .json();
+    assert_eq!(orders["orders"], json!([]), "nothing was created");
 }
