@@ -298,8 +298,19 @@ impl Presence {
                 diff.leaves.push(old);
             }
             (Some(old), Some(entry)) if old != entry => {
+                // One more tab of someone already online is not announced: every socket would
+                // get a frame per connect, n²/2 frames for n sockets opening (a reconnect storm
+                // after a deploy). Others see the count with the user's next real change; a
+                // closing tab (the count going down) is announced at once.
+                let more_tabs_only = entry.connections > old.connections
+                    && UserEntry {
+                        connections: old.connections,
+                        ..entry.clone()
+                    } == old;
                 self.published.insert(user.to_string(), entry.clone());
-                diff.updates.push(entry);
+                if !more_tabs_only {
+                    diff.updates.push(entry);
+                }
             }
             _ => {}
         }
@@ -434,13 +445,16 @@ mod tests {
     }
 
     #[test]
-    fn a_first_connection_joins_and_a_second_updates_the_count() {
+    fn a_first_connection_joins_and_more_tabs_are_quiet_until_one_closes() {
         let mut p = Presence::default();
         let d = p.connect("c1", "ana", Role::Florist, None, 0);
         assert_eq!(names(&d.joins), ["ana"]);
+        // n sockets opening must not cost n² frames.
         let d = p.connect("c2", "ana", Role::Florist, None, 0);
-        assert!(d.joins.is_empty());
-        assert_eq!(d.updates[0].connections, 2);
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(p.users()[0].connections, 2);
+        let d = p.disconnect("c2", true, 0);
+        assert_eq!(d.updates[0].connections, 1, "a closing tab is announced");
         assert_eq!(p.users().len(), 1);
     }
 
