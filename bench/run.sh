@@ -23,7 +23,7 @@ BENCH="$ROOT/bench"
 WRANGLER_JS="$ROOT/node_modules/wrangler/wrangler-dist/cli.js"
 WRANGLER="$ROOT/node_modules/.bin/wrangler"
 LOADGEN="$BENCH/loadgen/target/release/loadgen"
-RESULTS="$BENCH/results"
+RESULTS="${BENCH_RESULTS:-$BENCH/results}"
 LIMIT_S=${BENCH_LIMIT_S:-600}
 
 QUICK=()
@@ -110,7 +110,7 @@ free_port() {
 
 # --- build ------------------------------------------------------------------------------------
 log "building the load generator"
-cargo build --release --quiet --manifest-path "$BENCH/loadgen/Cargo.toml"
+cargo build --release --quiet --manifest-path "$BENCH/loadgen/Cargo.toml" --target-dir "$BENCH/loadgen/target"
 
 if printf '%s\n' "${SIDES[@]}" | grep -qx rust; then
   if [ ! -f "$ROOT/build/worker/shim.mjs" ]; then
@@ -176,67 +176,107 @@ SQL
   done
 }
 
-# --- one side ---------------------------------------------------------------------------------
-run_side() { # $1 = rust|js
-  local side=$1 cfgdir cfg dir port start_ns proxy runtime all
-  if [ "$side" = rust ]; then
-    cfgdir="$ROOT"; cfg="${BENCH_RUST_CONFIG:-$WORK/wrangler.rust.toml}"
-  else
-    cfgdir="$BENCH/baseline-js"; cfg="$cfgdir/wrangler.toml"
-  fi
-  dir="$WORK/$side"
-  mkdir -p "$dir/state"
-  local admin secret
-  admin="bench-admin-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')"
-  secret="bench-secret-$(od -An -N16 -tx8 /dev/urandom | tr -d ' \n')"
-  printf 'ADMIN_TOKEN=%s\nAUTH_SECRET=%s\nSHOPIFY_WEBHOOK_SECRET=bench-unused\n' "$admin" "$secret" > "$dir/env"
+# --- servers ----------------------------------------------------------------------------------
+# Both sides can run at once (the interleaved rounds talk to both); per side: its directory, its
+# admin token, and while it runs: wrangler's pid, port, runtime/proxy workerd pids, inspector.
+declare -A SPID PORT RUNTIME PROXY INSP ENTRY ADMIN CFGDIR CFG COLDS
 
+prepare_side() { # $1 = rust|js: fresh state, migrations, seed, env file
+  local side=$1 dir="$WORK/$1"
+  if [ "$side" = rust ]; then
+    CFGDIR[$side]="$ROOT"; CFG[$side]="${BENCH_RUST_CONFIG:-$WORK/wrangler.rust.toml}"
+  else
+    CFGDIR[$side]="$BENCH/baseline-js"; CFG[$side]="$BENCH/baseline-js/wrangler.toml"
+  fi
+  mkdir -p "$dir/state"
+  ADMIN[$side]="bench-admin-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')"
+  local secret
+  secret="bench-secret-$(od -An -N16 -tx8 /dev/urandom | tr -d ' \n')"
+  # A long heartbeat (the hibernation check needs the object idle for ~15 s, and a heartbeat in
+  # the middle of a measurement is noise) and connection limits above what the bench opens (its
+  # thousands of connections belong to a handful of users). The env file overrides [vars].
+  printf '%s\n' "ADMIN_TOKEN=${ADMIN[$side]}" "AUTH_SECRET=$secret" "SHOPIFY_WEBHOOK_SECRET=bench-unused" \
+    "HEARTBEAT_SECONDS=120" "MAX_CONNECTIONS_PER_USER=100000" "MAX_CONNECTIONS_PER_TENANT=100000" > "$dir/env"
   log "$side: migrations and seed (1,000 and 100,000 orders)"
-  (cd "$cfgdir" && timeout 120 "$WRANGLER" d1 migrations apply DB --config "$cfg" --local --persist-to "$dir/state" \
-      </dev/null >"$dir/migrate.log" 2>&1) || { cat "$dir/migrate.log" >&2; return 1; }
+  (cd "${CFGDIR[$side]}" && timeout 120 "$WRANGLER" d1 migrations apply DB --config "${CFG[$side]}" --local \
+      --persist-to "$dir/state" </dev/null >"$dir/migrate.log" 2>&1) || { cat "$dir/migrate.log" >&2; return 1; }
   seed_sql "$side" > "$dir/seed.sql"
   local t0=$SECONDS
-  (cd "$cfgdir" && timeout 180 "$WRANGLER" d1 execute DB --config "$cfg" --local --persist-to "$dir/state" --file "$dir/seed.sql" \
-      </dev/null >"$dir/seed.log" 2>&1) || { cat "$dir/seed.log" >&2; return 1; }
+  (cd "${CFGDIR[$side]}" && timeout 180 "$WRANGLER" d1 execute DB --config "${CFG[$side]}" --local \
+      --persist-to "$dir/state" --file "$dir/seed.sql" </dev/null >"$dir/seed.log" 2>&1) \
+    || { cat "$dir/seed.log" >&2; return 1; }
   echo "seeded in $(( SECONDS - t0 )) s" >&2
+}
 
+start_side() { # $1 = rust|js: spawn wrangler dev, time the cold start, find its processes
+  local side=$1 dir="$WORK/$1" port start_ns all n
   port=$(free_port 18800)
-  log "$side: wrangler dev on 127.0.0.1:$port"
+  n=$(( ${COLDS[$side]:-0} + 1 )); COLDS[$side]=$n
+  log "$side: wrangler dev on 127.0.0.1:$port (start $n)"
   start_ns=$(date +%s%N)
-  (cd "$cfgdir" && exec node --no-warnings --experimental-vm-modules "$WRANGLER_JS" dev --config "$cfg" --local \
-      --ip 127.0.0.1 --port "$port" --show-interactive-dev-session=false \
+  (cd "${CFGDIR[$side]}" && exec node --no-warnings --experimental-vm-modules "$WRANGLER_JS" dev --config "${CFG[$side]}" \
+      --local --ip 127.0.0.1 --port "$port" --show-interactive-dev-session=false \
       --persist-to "$dir/state" --env-file "$dir/env" --log-level warn \
-      </dev/null >"$dir/dev.log" 2>&1) &
-  SERVER_PID=$!
+      </dev/null >>"$dir/dev.log" 2>&1) &
+  SPID[$side]=$!
+  PORT[$side]=$port
   if ! "$LOADGEN" wait-ready --base-url "http://127.0.0.1:$port" --start-ns "$start_ns" \
-      --timeout-s 120 > "$dir/cold.json"; then
+      --timeout-s 120 > "$dir/cold-$n.json"; then
     cat "$dir/dev.log" >&2
     return 1
   fi
-  echo "ready: $(cat "$dir/cold.json")" >&2
-
-  # workerd processes: the one listening on $port is wrangler's proxy; the other runs the Worker.
-  proxy=$(ss -Htlnp "sport = :$port" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
-  all=$(pgrep -P "$SERVER_PID" -x workerd || true)
-  runtime=$(printf '%s\n' $all | grep -vx "$proxy" | head -1 || true)
-  echo "workerd: proxy pid $proxy, runtime pid $runtime" >&2
-
-  log "$side: load generator"
-  timeout 300 "$LOADGEN" --base-url "http://127.0.0.1:$port" --admin-token "$admin" --label "$side" \
-    --out "$dir/result.json" --runtime-pid "$runtime" --proxy-pid "$proxy" --wrangler-pid "$SERVER_PID" \
-    --poll-tenant 1000:bench-poll-1k --poll-tenant 100000:bench-poll-100k "${QUICK[@]}"
-  cp "$dir/result.json" "$RESULTS/$side.json"
-  if [ "${BENCH_PROFILE:-0}" = "1" ]; then profile_side "$side" "$port" "$admin" "$runtime"; fi
-  stop_server
+  echo "ready: $(cat "$dir/cold-$n.json")" >&2
+  # The workerd listening on $port is wrangler's proxy; the other one runs the Worker. The
+  # runtime's inspector is the first socket it opens (lowest fd).
+  PROXY[$side]=$(ss -Htlnp "sport = :$port" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
+  all=$(pgrep -P "${SPID[$side]}" -x workerd || true)
+  RUNTIME[$side]=$(printf '%s\n' $all | grep -vx "${PROXY[$side]}" | head -1 || true)
+  INSP[$side]=$(ss -Htlnp | grep "pid=${RUNTIME[$side]}," | sed -E 's/.*127\.0\.0\.1:([0-9]+) .*fd=([0-9]+).*/\2 \1/' \
+    | sort -n | head -1 | cut -d' ' -f2)
+  # The runtime's own entry socket (the port wrangler's proxy forwards to): the one of its
+  # listening sockets, other than the inspector, that answers /api/health.
+  ENTRY[$side]=""
+  local p
+  for p in $(ss -Htlnp | grep "pid=${RUNTIME[$side]}," | sed -E 's/.*127\.0\.0\.1:([0-9]+) .*/\1/'); do
+    [ "$p" = "${INSP[$side]:-}" ] && continue
+    if curl -sf -m 5 "http://127.0.0.1:$p/api/health" >/dev/null 2>&1; then ENTRY[$side]=$p; break; fi
+  done
+  echo "workerd: proxy pid ${PROXY[$side]}, runtime pid ${RUNTIME[$side]}, inspector ${INSP[$side]:-none}, entry ${ENTRY[$side]:-none}" >&2
 }
 
-# BENCH_PROFILE=1: after the measured run, a V8 CPU profile of the runtime workerd during an
+stop_side() { # $1 = rust|js
+  SERVER_PID=${SPID[$1]:-}
+  stop_server
+  SPID[$1]=""
+}
+
+side_spec() { # label,url,admin,runtime,proxy,node for `loadgen rounds`
+  printf '%s,http://127.0.0.1:%s,%s,%s,%s,%s' "$1" "${PORT[$1]}" "${ADMIN[$1]}" "${RUNTIME[$1]}" "${PROXY[$1]}" "${SPID[$1]}"
+}
+
+# One capacity ramp (SSE or WebSocket) against a freshly started server, so the memory baseline
+# is not flattered by pages a previous phase freed.
+capacity_side() { # side scenario
+  local side=$1 what=$2 insp=() port=${PORT[$1]}
+  [ -n "${INSP[$side]:-}" ] && insp=(--inspector "127.0.0.1:${INSP[$side]}")
+  # WebSockets go straight to the runtime's entry socket: wrangler's proxy holds about five file
+  # descriptors per WebSocket (two sockets and pipes) and, at this sandbox's limit of 20,000,
+  # fails with EMFILE near 3,500 sockets, resetting every connection it holds (BENCHMARKS.md).
+  # The proxy is not in production's path; its per-connection memory is measured in the SSE ramp
+  # and was measured for WebSockets at 1,000 (BENCHMARKS.md).
+  if [ "$what" = wscapacity ] && [ -n "${ENTRY[$side]:-}" ]; then port=${ENTRY[$side]}; fi
+  log "$side: $what (port $port)"
+  timeout 300 "$LOADGEN" --base-url "http://127.0.0.1:$port" --admin-token "${ADMIN[$side]}" \
+    --label "$side" --out "$WORK/$side/$what.json" --only "$what" --runtime-pid "${RUNTIME[$side]}" \
+    --proxy-pid "${PROXY[$side]}" --wrangler-pid "${SPID[$side]}" "${insp[@]}" "${QUICK[@]}" \
+    || echo "{\"$what\": {\"error\": \"load generator failed\"}}" > "$WORK/$side/$what.json"
+}
+
+# BENCH_PROFILE=1: after the rounds, a V8 CPU profile of the runtime workerd during an
 # 8-second sustained-update run (through the runtime's own inspector, so no DevTools relay).
 profile_side() { # side port admin runtime-pid
   local side=$1 port=$2 admin=$3 runtime=$4 insp
-  # The runtime's inspector is the first socket it opens (lowest fd); check it answers /json.
-  insp=$(ss -Htlnp | grep "pid=$runtime," | sed -E 's/.*127\.0\.0\.1:([0-9]+) .*fd=([0-9]+).*/\2 \1/' \
-    | sort -n | head -1 | cut -d' ' -f2)
+  insp=${INSP[$side]:-}
   if [ -z "$insp" ] || ! curl -sf -m 2 "http://127.0.0.1:$insp/json/version" >/dev/null; then
     echo "bench: no inspector found on the runtime workerd; skipping the profile" >&2
     return 0
@@ -254,9 +294,48 @@ profile_side() { # side port admin runtime-pid
 }
 
 mkdir -p "$RESULTS"
-rm -f "$RESULTS/rust.json" "$RESULTS/js.json"
+if [ -z "${BENCH_PHASES:-}" ]; then rm -f "$RESULTS/rust.json" "$RESULTS/js.json" "$RESULTS/rounds.json"; fi
+for side in "${SIDES[@]}"; do prepare_side "$side"; done
+
+PHASES=${BENCH_PHASES:-rounds,sse,ws}
+has_phase() { [[ ",$PHASES," == *",$1,"* ]]; }
+
+# Phase 1: both servers up; interleaved rounds of fan-out (SSE and WebSocket) and sustained
+# updates, then presence and polling once per side.
+if has_phase rounds; then
+  for side in "${SIDES[@]}"; do start_side "$side"; done
+  specs=()
+  for side in "${SIDES[@]}"; do specs+=(--side "$(side_spec "$side")"); done
+  log "interleaved rounds: ${SIDES[*]}"
+  timeout 400 "$LOADGEN" rounds "${specs[@]}" --rounds "${BENCH_ROUNDS:-3}" --out "$WORK/rounds.json" \
+    --poll-tenant 1000:bench-poll-1k --poll-tenant 100000:bench-poll-100k "${QUICK[@]}"
+  cp "$WORK/rounds.json" "$RESULTS/rounds.json"
+  if [ "${BENCH_PROFILE:-0}" = "1" ]; then
+    for side in "${SIDES[@]}"; do profile_side "$side" "${PORT[$side]}" "${ADMIN[$side]}" "${RUNTIME[$side]}"; done
+  fi
+  for side in "${SIDES[@]}"; do stop_side "$side"; done
+fi
+
+# Phase 2: SSE capacity, each side on a fresh process (the other one stopped).
+if has_phase sse; then
+  for side in "${SIDES[@]}"; do
+    start_side "$side"; capacity_side "$side" capacity; stop_side "$side"
+  done
+fi
+# Phase 3: WebSocket capacity and hibernation, sides in the other order.
+if has_phase ws; then
+  for (( i=${#SIDES[@]}-1; i>=0; i-- )); do
+    side=${SIDES[$i]}
+    start_side "$side"; capacity_side "$side" wscapacity; stop_side "$side"
+  done
+fi
 for side in "${SIDES[@]}"; do
-  run_side "$side"
+  node -e '
+    const fs = require("fs"); const [a, b, out] = process.argv.slice(1);
+    const r = {};
+    for (const f of [a, b]) { try { Object.assign(r, JSON.parse(fs.readFileSync(f, "utf8"))); } catch {} }
+    fs.writeFileSync(out, JSON.stringify(r, null, 2));
+  ' "$WORK/$side/capacity.json" "$WORK/$side/wscapacity.json" "$RESULTS/$side.json"
 done
 
 # --- sizes, machine, report -------------------------------------------------------------------
@@ -269,7 +348,16 @@ if [ -n "$wasm" ]; then
 fi
 js_raw=$(stat -c %s "$BENCH/baseline-js/worker.js")
 js_gz=$(gzip -9 -c "$BENCH/baseline-js/worker.js" | wc -c)
-cold() { [ -s "$WORK/$1/cold.json" ] && cat "$WORK/$1/cold.json" || echo null; }
+cold() { # every cold start of the side, as a JSON array
+  local f first=1
+  printf '['
+  for f in "$WORK/$1"/cold-*.json; do
+    [ -s "$f" ] || continue
+    [ $first = 1 ] || printf ','
+    first=0; cat "$f" | tr -d '\n'
+  done
+  printf ']'
+}
 jstr() { printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g'; }
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 mem=$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)
@@ -285,11 +373,11 @@ cat > "$WORK/meta.json" <<JSON
     "workerd": "$("$ROOT/node_modules/.bin/workerd" --version 2>/dev/null | tail -1)",
     "rustc": "$(rustc --version)"
   },
-  "rust": { "wasmFile": "build/${wasm##*/build/}", "wasmBytes": $wasm_raw, "wasmGzipBytes": $wasm_gz, "coldStart": $(cold rust) },
-  "js": { "scriptBytes": $js_raw, "scriptGzipBytes": $js_gz, "coldStart": $(cold js) }
+  "rust": { "wasmFile": "build/${wasm##*/build/}", "wasmBytes": $wasm_raw, "wasmGzipBytes": $wasm_gz, "coldStarts": $(cold rust) },
+  "js": { "scriptBytes": $js_raw, "scriptGzipBytes": $js_gz, "coldStarts": $(cold js) }
 }
 JSON
 cp "$WORK/meta.json" "$RESULTS/meta.json"
 log "results"
-"$LOADGEN" report --rust "$RESULTS/rust.json" --js "$RESULTS/js.json" --meta "$RESULTS/meta.json" \
+"$LOADGEN" report --rounds "$RESULTS/rounds.json" --rust "$RESULTS/rust.json" --js "$RESULTS/js.json" --meta "$RESULTS/meta.json" \
   --out "$RESULTS/latest.json" | tee "$RESULTS/latest.md"

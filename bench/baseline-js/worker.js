@@ -4,8 +4,15 @@
 // write it without special tuning: every write is one D1 batch (order row + tenants.last_seq bump +
 // event row), then the Worker calls the tenant's Durable Object, which holds one TransformStream
 // writer per SSE subscriber and writes the frame to each of them.
+// The WebSocket route (GET …/realtime/ws) is the minimal hibernating equivalent of the Rust
+// hub's: the object accepts sockets with the hibernation API (ctx.acceptWebSocket, attachment =
+// who it is), sends the same frames ({"type":"hello"}, {"type":"presence"}, {"type":"event",
+// "event":…}, {"type":"presence_diff"}), answers "ping" with "pong" without waking, and finds
+// its sockets again with ctx.getWebSockets() after a wake. Its presence is minimal: a join on a
+// user's first connection and a leave on the last (no per-connection count updates, no viewing
+// or typing, no leave grace, no heartbeat).
 // Not implemented (the benchmark does not use them): Last-Event-ID resume, DELETE, webhooks,
-// list filters, If-Match, pruning.
+// list filters, If-Match, pruning, connection limits.
 import { DurableObject } from "cloudflare:workers";
 
 const enc = new TextEncoder();
@@ -143,12 +150,22 @@ export default {
         const auth = req.headers.get("authorization") || "";
         if (auth.startsWith("Bearer ")) token = auth.slice(7);
         const isSse = m === "GET" && p[3] === "realtime" && p[4] === "orders" && p.length === 5;
-        if (!token && isSse) token = url.searchParams.get("access_token");
+        const isWs = m === "GET" && p[3] === "realtime" && p[4] === "ws" && p.length === 5;
+        if (!token && (isSse || isWs)) token = url.searchParams.get("access_token");
         const claims = token ? await verifyJwt(token, env.AUTH_SECRET) : null;
         if (!claims) return err(401, "unauthorized", "missing or invalid token");
         if (claims.tenant !== tenant) return err(403, "forbidden", "token of another tenant");
 
         if (isSse) return hub(env, tenant).fetch(req);
+        if (isWs) {
+          if ((req.headers.get("upgrade") || "").toLowerCase() !== "websocket") {
+            return err(426, "upgrade_required", "WebSocket upgrade required");
+          }
+          const u = new URL("https://hub/ws");
+          u.searchParams.set("user", claims.sub);
+          u.searchParams.set("role", claims.role);
+          return hub(env, tenant).fetch(new Request(u, { headers: req.headers }));
+        }
         if (m === "GET" && p[3] === "realtime" && p[4] === "stats" && p.length === 5) {
           if (claims.role !== "manager") return err(403, "forbidden", "managers only");
           return json(await hub(env, tenant).stats());
@@ -347,13 +364,48 @@ async function realtimeStatus(env, tenant, since) {
   return json({ cursor: String(cursor), orders, deletedOrderIds, hasMore });
 }
 
-// ---- Durable Object: one per tenant, holds the SSE writers ----------------------------------------
+// ---- Durable Object: one per tenant, holds the SSE writers and the hibernatable WebSockets ----
+function userEntry(userId, role, connections) {
+  return { userId, role, connections, viewing: [], editing: [] };
+}
+
 export class TenantHub extends DurableObject {
   constructor(ctx, env) {
     super(ctx, env);
     this.writers = new Set();
     this.lastSeq = "0";
     this.heartbeat = null;
+    this.startedAt = new Date().toISOString();
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
+    // After a wake: the runtime kept the sockets; presence is rebuilt from their attachments.
+    this.users = new Map(); // userId -> { role, connections }
+    const sockets = ctx.getWebSockets();
+    this.adopted = sockets.length;
+    for (const ws of sockets) {
+      const a = ws.deserializeAttachment();
+      if (a) this.userJoined(a.user, a.role);
+    }
+  }
+
+  userJoined(user, role) {
+    const u = this.users.get(user);
+    if (u) {
+      u.connections += 1;
+      return false;
+    }
+    this.users.set(user, { role, connections: 1 });
+    return true;
+  }
+
+  sendAll(text, except) {
+    for (const ws of this.ctx.getWebSockets()) {
+      if (ws === except) continue;
+      try {
+        ws.send(text);
+      } catch {
+        // gone: its close handler cleans up
+      }
+    }
   }
 
   drop(w) {
@@ -366,7 +418,9 @@ export class TenantHub extends DurableObject {
     w.write(bytes).catch(() => this.drop(w));
   }
 
-  async fetch(_req) {
+  async fetch(req) {
+    const url = new URL(req.url);
+    if (url.pathname === "/ws") return this.acceptSocket(url);
     const { readable, writable } = new TransformStream();
     const w = writable.getWriter();
     this.writers.add(w);
@@ -381,15 +435,66 @@ export class TenantHub extends DurableObject {
     return new Response(readable, { headers: SSE_HEADERS });
   }
 
+  acceptSocket(url) {
+    const user = url.searchParams.get("user");
+    const role = url.searchParams.get("role");
+    const { 0: client, 1: server } = new WebSocketPair();
+    const conn = `ws-${crypto.randomUUID()}`;
+    this.ctx.acceptWebSocket(server, [`user:${user}`]);
+    server.serializeAttachment({ user, role, conn });
+    const joined = this.userJoined(user, role);
+    server.send(JSON.stringify({ type: "hello", connectionId: conn, head: this.lastSeq, position: this.lastSeq }));
+    const users = [...this.users].map(([id, u]) => userEntry(id, u.role, u.connections));
+    server.send(JSON.stringify({ type: "presence", users }));
+    if (joined) {
+      const diff = { type: "presence_diff", joins: [userEntry(user, role, 1)], leaves: [], updates: [] };
+      this.sendAll(JSON.stringify(diff), server);
+    }
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  webSocketMessage(_ws, _message) {
+    // Clients only ping (answered by the runtime); anything else is ignored.
+  }
+
+  webSocketClose(ws, _code, _reason, _wasClean) {
+    const a = ws.deserializeAttachment();
+    try {
+      ws.close(1000, "closed");
+    } catch {
+      // already closed
+    }
+    if (!a) return;
+    const u = this.users.get(a.user);
+    if (!u) return;
+    u.connections -= 1;
+    if (u.connections <= 0) {
+      this.users.delete(a.user);
+      const diff = { type: "presence_diff", joins: [], leaves: [userEntry(a.user, a.role, 0)], updates: [] };
+      this.sendAll(JSON.stringify(diff), ws);
+    }
+  }
+
+  webSocketError(ws, _error) {
+    this.webSocketClose(ws, 1006, "", false);
+  }
+
   async broadcast(event) {
     const frame = enc.encode(
       `id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
     for (const w of this.writers) this.send(w, frame);
+    this.sendAll(JSON.stringify({ type: "event", event }));
     this.lastSeq = event.id;
     return this.writers.size;
   }
 
   async stats() {
-    return { subscribers: this.writers.size, lastBroadcastSeq: this.lastSeq };
+    return {
+      subscribers: this.writers.size,
+      websockets: this.ctx.getWebSockets().length,
+      lastBroadcastSeq: this.lastSeq,
+      instanceStartedAt: this.startedAt,
+      adoptedSockets: this.adopted,
+    };
   }
 }

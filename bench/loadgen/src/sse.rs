@@ -25,7 +25,16 @@ pub struct Shared {
     pub failed: AtomicUsize,
     /// Total events received by the group.
     pub events: AtomicU64,
+    /// (event id, arrival) per subscriber, when recording: read at any time with `arrivals()`.
+    pub arrivals: Vec<std::sync::Mutex<Vec<(u64, Instant)>>>,
+    /// Body chunks (reads that carried data) received by the group: with one write per event per
+    /// subscriber this is close to `events`; a server that coalesces a burst into one write per
+    /// subscriber shows fewer chunks than events.
+    pub chunks: AtomicU64,
 }
+
+/// What every subscriber of a group recorded: (event id, arrival) pairs, and its error if it failed.
+pub type Recorded = Vec<(Vec<(u64, Instant)>, Option<String>)>;
 
 pub struct SubOut {
     /// (event id, arrival instant) of every event received, when recording.
@@ -55,6 +64,8 @@ impl Group {
                 connected: AtomicUsize::new(0),
                 failed: AtomicUsize::new(0),
                 events: AtomicU64::new(0),
+                arrivals: (0..capacity).map(|_| std::sync::Mutex::new(Vec::new())).collect(),
+                chunks: AtomicU64::new(0),
             }),
             handles: Vec::new(),
             stop_tx,
@@ -131,6 +142,16 @@ impl Group {
         }
     }
 
+    /// What every subscriber recorded so far (arrivals, and whether it failed), without closing.
+    pub fn snapshot(&self) -> Recorded {
+        (0..self.len())
+            .map(|i| {
+                let dead = self.shared.dead[i].load(Ordering::Acquire);
+                (self.shared.arrivals[i].lock().unwrap().clone(), dead.then(|| "failed".to_string()))
+            })
+            .collect()
+    }
+
     /// Stops every subscriber (dropping its connection) and collects what they recorded.
     pub async fn close(self) -> Vec<SubOut> {
         let _ = self.stop_tx.send(true);
@@ -157,9 +178,8 @@ async fn run_subscriber(
     record: bool,
     first_error: Arc<std::sync::Mutex<Option<String>>>,
 ) -> SubOut {
-    let mut arrivals = Vec::new();
     let mut connected = false;
-    let r = stream(&t, &path, idx, &shared, &mut stop, record, &mut arrivals, &mut connected).await;
+    let r = stream(&t, &path, idx, &shared, &mut stop, record, &mut connected).await;
     let error = match r {
         Ok(()) => None,
         Err(e) => {
@@ -178,6 +198,7 @@ async fn run_subscriber(
             shared.connected.fetch_sub(1, Ordering::AcqRel);
         }
     }
+    let arrivals = std::mem::take(&mut *shared.arrivals[idx].lock().unwrap());
     SubOut { arrivals, error }
 }
 
@@ -189,7 +210,6 @@ async fn stream(
     shared: &Shared,
     stop: &mut watch::Receiver<bool>,
     record: bool,
-    arrivals: &mut Vec<(u64, Instant)>,
     connected: &mut bool,
 ) -> Res<()> {
     let mut conn = connect(t).await?;
@@ -216,6 +236,7 @@ async fn stream(
                 };
                 let Ok(data) = frame.into_data() else { continue };
                 let now = Instant::now();
+                shared.chunks.fetch_add(1, Ordering::Relaxed);
                 if !*connected {
                     *connected = true;
                     shared.connected.fetch_add(1, Ordering::AcqRel);
@@ -232,7 +253,7 @@ async fn stream(
                         // End of an event: dispatch it if it had an id.
                         if let Some(id) = cur_id.take() {
                             if record {
-                                arrivals.push((id, now));
+                                shared.arrivals[idx].lock().unwrap().push((id, now));
                             }
                             shared.events.fetch_add(1, Ordering::Relaxed);
                             shared.last_seen[idx].fetch_max(id, Ordering::AcqRel);

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Two builds of the Rust Worker against each other, interleaved: the SSE fan-out rows of
+# `make bench` (fan-out latency and PUT round trip at 1 / 100 / 1,000 subscribers), round after
+# round, A then B. Used for before/after comparisons across commits (BENCHMARKS.md, issue #9).
+#
+# Usage: [SCENARIOS=fanout,wsfanout] bench/compare.sh DIR_A DIR_B [ROUNDS]
+#   DIR_A, DIR_B  checkouts (e.g. git worktrees) that each ran `make build`; each is served with
+#                 its own wrangler.toml, migrations and a fresh local state
+# Output: a table on stdout; the raw rounds in bench/results/compare.json (or $COMPARE_OUT).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+A=$(cd "$1" && pwd); B=$(cd "$2" && pwd); ROUNDS=${3:-3}
+LOADGEN="$ROOT/bench/loadgen/target/release/loadgen"
+WRANGLER_JS="$ROOT/node_modules/wrangler/wrangler-dist/cli.js"
+export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false WRANGLER_HIDE_BANNER=true
+export VSCODE_INSPECTOR_OPTIONS=':::{}'   # no DevTools relay (see BENCHMARKS.md)
+WORK=$(mktemp -d /tmp/florist-compare.XXXXXX)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do
+    kids=$(pgrep -P "$p" || true)
+    kill -TERM "$p" 2>/dev/null || true
+    sleep 1
+    for k in $kids; do kill -KILL "$k" 2>/dev/null || true; done
+  done
+  [ "${BENCH_KEEP:-0}" = 1 ] && echo "kept $WORK" >&2 || rm -rf "$WORK"
+}
+trap cleanup EXIT
+cargo build --release --quiet --manifest-path "$ROOT/bench/loadgen/Cargo.toml" --target-dir "$ROOT/bench/loadgen/target"
+
+specs=()
+for label in a b; do
+  dir=$A; [ $label = b ] && dir=$B
+  [ -f "$dir/build/worker/shim.mjs" ] || { echo "$dir: run 'make build' there first" >&2; exit 1; }
+  mkdir -p "$WORK/$label/state"
+  admin="cmp-admin-$RANDOM$RANDOM"
+  printf '%s\n' "ADMIN_TOKEN=$admin" "AUTH_SECRET=cmp-secret-$RANDOM$RANDOM$RANDOM" \
+    "SHOPIFY_WEBHOOK_SECRET=unused" "HEARTBEAT_SECONDS=120" \
+    "MAX_CONNECTIONS_PER_USER=100000" "MAX_CONNECTIONS_PER_TENANT=100000" > "$WORK/$label/env"
+  (cd "$dir" && node "$WRANGLER_JS" d1 migrations apply DB --local --persist-to "$WORK/$label/state" \
+     </dev/null >"$WORK/$label/migrate.log" 2>&1)
+  port=$(( 18950 + ${#specs[@]} ))
+  (cd "$dir" && exec node --no-warnings "$WRANGLER_JS" dev --local --ip 127.0.0.1 --port "$port" \
+     --show-interactive-dev-session=false --persist-to "$WORK/$label/state" --env-file "$WORK/$label/env" \
+     --log-level warn </dev/null >"$WORK/$label/dev.log" 2>&1) &
+  PIDS+=($!)
+  "$LOADGEN" wait-ready --base-url "http://127.0.0.1:$port" --start-ns "$(date +%s%N)" --timeout-s 120 >/dev/null
+  proxy=$(ss -Htlnp "sport = :$port" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
+  runtime=$(pgrep -P "${PIDS[-1]}" -x workerd | grep -vx "$proxy" | head -1 || true)
+  specs+=(--side "$label,http://127.0.0.1:$port,$admin,$runtime,$proxy,${PIDS[-1]}")
+  echo "$label = $dir ($(git -C "$dir" log --oneline -1 2>/dev/null || echo '?')) on port $port" >&2
+done
+"$LOADGEN" rounds "${specs[@]}" --rounds "$ROUNDS" --scenarios "${SCENARIOS:-fanout}" --out "$WORK/rounds.json"
+mkdir -p "$ROOT/bench/results"
+cp "$WORK/rounds.json" "${COMPARE_OUT:-$ROOT/bench/results/compare.json}"
+python3 - "$WORK/rounds.json" "$A" "$B" <<'PY'
+import json, statistics, sys
+d = json.load(open(sys.argv[1])); rounds = d["rounds"]
+def med(xs): return statistics.median(xs) if xs else float("nan")
+print(f"a = {sys.argv[2]}\nb = {sys.argv[3]}\n{len(rounds)} interleaved rounds (a, b, a, b, ...)\n")
+print("| row | a p50 / p99 (median of rounds) | b p50 / p99 | b/a p50: median (min–max) |")
+print("|---|---|---|---|")
+for group, tr in (("fanout", "SSE"), ("wsfanout", "WebSocket")):
+    if not rounds or not rounds[0]["a"].get(group):
+        continue
+    for n in ("1", "100", "1000"):
+        for key, name in (("putLatencyMs", "PUT round trip"), ("latencyMs", "fan-out latency")):
+            v = {s: [r[s][group][n][key] for r in rounds if key in r[s][group].get(n, {})] for s in "ab"}
+            ra = [y["p50"] / x["p50"] for x, y in zip(v["a"], v["b"]) if x["p50"]]
+            if not ra:
+                continue
+            cell = lambda s: f'{med([x["p50"] for x in v[s]]):.2f} / {med([x["p99"] for x in v[s]]):.2f} ms'
+            print(f"| {tr} {name}, {n} connection(s) | {cell('a')} | {cell('b')} | "
+                  f"{med(ra):.2f} ({min(ra):.2f}–{max(ra):.2f}) |")
+    cpu = {s: [r[s][group]["1000"]["cpu"]["runtimeMs"] / r[s][group]["1000"]["puts"] for r in rounds] for s in "ab"}
+    rc = [b / a for a, b in zip(cpu["a"], cpu["b"]) if a]
+    print(f"| {tr} runtime CPU ms per PUT to 1,000 | {med(cpu['a']):.1f} | {med(cpu['b']):.1f} | "
+          f"{med(rc):.2f} ({min(rc):.2f}–{max(rc):.2f}) |")
+PY
