@@ -66,6 +66,10 @@ pub const TESTS: &[crate::Test] = &[
         "delete_is_for_managers_and_answers_204_then_404",
         delete_is_for_managers_and_answers_204_then_404,
     ),
+    (
+        "the_contract_is_served_at_api_openapi_json",
+        the_contract_is_served_at_api_openapi_json,
+    ),
 ];
 
 fn body_text(r: &crate::support::Resp) -> String {
@@ -745,4 +749,18 @@ fn delete_is_for_managers_and_answers_204_then_404(c: &Client) {
     assert!(r.body.is_empty());
     assert_eq!(c.call("GET", &path, Some(&t.florist), None).status, 404);
     assert_eq!(t.delete(&id).status, 404);
+}
+
+/// Issue 10: the OpenAPI document the repository holds is what the Worker serves, to anyone.
+fn the_contract_is_served_at_api_openapi_json(c: &Client) {
+    let r = c.call("GET", "/api/openapi.json", None, None);
+    assert_eq!(r.status, 200);
+    assert!(r
+        .header("content-type")
+        .is_some_and(|t| t.starts_with("application/json")));
+    let served = r.json();
+    let file: Value =
+        serde_json::from_str(include_str!("../../docs/openapi.json")).unwrap_or_default();
+    assert_eq!(served["openapi"], "3.1.0");
+    assert_eq!(served, file);
 }
