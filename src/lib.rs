@@ -162,6 +162,11 @@ async fn on_schedule(_event: worker::ScheduledEvent, env: Env, _ctx: worker::Sch
     }
 }
 
+/// The request headers a browser on another origin may send: every header parameter of
+/// docs/openapi.json a browser client would use (a unit test checks the list against it).
+pub const CORS_ALLOW_HEADERS: &str =
+    "authorization, content-type, if-match, idempotency-key, last-event-id";
+
 /// Tokens travel in headers, never cookies, so any origin may call the API (a shop's own admin
 /// app, the TypeScript client on another host).
 pub fn cors_headers(h: &Headers) -> worker::Result<()> {
@@ -170,10 +175,7 @@ pub fn cors_headers(h: &Headers) -> worker::Result<()> {
         "access-control-allow-methods",
         "GET, POST, PUT, DELETE, OPTIONS",
     )?;
-    h.set(
-        "access-control-allow-headers",
-        "authorization, content-type, if-match, last-event-id",
-    )?;
+    h.set("access-control-allow-headers", CORS_ALLOW_HEADERS)?;
     h.set(
         "access-control-expose-headers",
         "etag, location, x-request-id",
@@ -228,6 +230,29 @@ mod tests {
         );
         assert!(!line.contains("o-42"));
         assert_eq!(v.as_object().map(|o| o.len()), Some(6));
+    }
+
+    #[test]
+    fn cors_lets_browsers_send_every_documented_request_header() {
+        let doc: Value = serde_json::from_str(routes::openapi::DOCUMENT).unwrap();
+        let allowed: Vec<&str> = CORS_ALLOW_HEADERS.split(", ").collect();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            // Shopify calls the webhook server to server; a WebSocket upgrade is not CORS.
+            if path == "/api/webhooks/shopify" {
+                continue;
+            }
+            for op in item.as_object().unwrap().values() {
+                for param in op["parameters"].as_array().into_iter().flatten() {
+                    let name = param["name"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_ascii_lowercase();
+                    if param["in"] == "header" && name != "upgrade" {
+                        assert!(allowed.contains(&name.as_str()), "{path}: {name}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
