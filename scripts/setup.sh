@@ -35,3 +35,11 @@ elif [ ! -x node_modules/.bin/wrangler ] || [ package-lock.json -nt node_modules
   echo "setup: installing npm packages"
   npm ci --no-audit --no-fund
 fi
+
+# The contract test's Schemathesis, pinned with everything it pulls in, in a local virtualenv.
+if [ ! -x .venv/bin/schemathesis ] || [ tests/contract/requirements.txt -nt .venv/.installed ]; then
+  echo "setup: installing schemathesis into .venv (a minute, once)"
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check -r tests/contract/requirements.txt
+  touch .venv/.installed
+fi

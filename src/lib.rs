@@ -5,7 +5,9 @@
 //!   - [`routes`]: the `#[event(fetch)]` routing, one module per resource: [`routes::health`],
 //!     [`routes::admin`], [`routes::orders`], [`routes::realtime`] (SSE, stats, polling),
 //!     [`routes::webhooks`] (`POST /api/webhooks/shopify`), [`routes::push`] (Web Push key and
-//!     subscriptions).
+//!     subscriptions), [`routes::openapi`] (the contract, `docs/openapi.json`, at
+//!     `GET /api/openapi.json`). The fetch handler gives every request an id (`X-Request-Id`)
+//!     and logs one JSON line for it.
 //!   - [`app`]: the deployment context (`App`: env, execution context, clock, config).
 //!   - [`commit`]: the one "commit a change and publish it" path the routes and webhook share.
 //!   - [`retention`]: bounded pruning of events, activity and webhook records (cron + admin).
@@ -72,26 +74,74 @@ fn start() {
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
-    if req.method() == worker::Method::Options {
-        return cors(Response::empty()?.with_status(204));
-    }
+    let started_ms = http::now_millis();
+    let request_id = new_id().unwrap_or_else(|_| format!("t{started_ms}"));
     let method = req.method();
     let path = req.path();
-    let app = app::App {
-        env,
-        ctx,
-        now_ms: http::now_millis(),
-    };
-    let resp = match routes::route(req, &app).await {
-        Ok(resp) => resp,
-        Err(err) => {
-            if let ApiError::Internal(cause) = &err {
-                worker::console_error!("{method:?} {path}: {cause}");
+    let resp = if method == worker::Method::Options {
+        Response::empty()?.with_status(204)
+    } else {
+        let app = app::App {
+            env,
+            ctx,
+            now_ms: started_ms,
+        };
+        match routes::route(req, &app).await {
+            Ok(resp) => resp,
+            Err(err) => {
+                if let ApiError::Internal(cause) = &err {
+                    worker::console_error!("{method:?} {path} [{request_id}]: {cause}");
+                }
+                http::error_response(&err)?
             }
-            http::error_response(&err)?
         }
     };
-    cors(resp)
+    let resp = finish(resp, &request_id)?;
+    let line = request_log_line(
+        &request_id,
+        &method,
+        &path,
+        resp.status_code(),
+        http::now_millis() - started_ms,
+    );
+    worker::console_log!("{line}");
+    Ok(resp)
+}
+
+/// The one log line of a request: `{"requestId","tenant","method","route","status","ms"}`.
+/// `route` is the matched pattern (`/api/tenants/{tenantId}/orders/{orderId}`), never the path
+/// as sent, so no query string (`?access_token=`) and no id a client made up reaches the log;
+/// `tenant` is the path's shop, if any. (`ms` counts I/O waits: the Workers clock does not move
+/// while code runs.)
+pub fn request_log_line(
+    request_id: &str,
+    method: &worker::Method,
+    path: &str,
+    status: u16,
+    ms: i64,
+) -> String {
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Line<'a> {
+        request_id: &'a str,
+        tenant: Option<&'a str>,
+        method: &'a str,
+        route: Option<&'a str>,
+        status: u16,
+        ms: i64,
+    }
+    let located = routes::locate(path);
+    let line = Line {
+        request_id,
+        tenant: located
+            .map(|(_, tenant, _)| tenant)
+            .filter(|t| domain::TenantId::parse(t).is_ok()),
+        method: method.as_ref(),
+        route: located.map(|(pattern, _, _)| pattern),
+        status,
+        ms,
+    };
+    serde_json::to_string(&line).unwrap_or_default()
 }
 
 /// The `[triggers] crons` handler: retention that must run whether or not anyone is connected
@@ -112,6 +162,11 @@ async fn on_schedule(_event: worker::ScheduledEvent, env: Env, _ctx: worker::Sch
     }
 }
 
+/// The request headers a browser on another origin may send: every header parameter of
+/// docs/openapi.json a browser client would use (a unit test checks the list against it).
+pub const CORS_ALLOW_HEADERS: &str =
+    "authorization, content-type, if-match, idempotency-key, last-event-id";
+
 /// Tokens travel in headers, never cookies, so any origin may call the API (a shop's own admin
 /// app, the TypeScript client on another host).
 pub fn cors_headers(h: &Headers) -> worker::Result<()> {
@@ -120,27 +175,101 @@ pub fn cors_headers(h: &Headers) -> worker::Result<()> {
         "access-control-allow-methods",
         "GET, POST, PUT, DELETE, OPTIONS",
     )?;
+    h.set("access-control-allow-headers", CORS_ALLOW_HEADERS)?;
     h.set(
-        "access-control-allow-headers",
-        "authorization, content-type, if-match, last-event-id",
-    )?;
-    h.set("access-control-expose-headers", "etag, location")
+        "access-control-expose-headers",
+        "etag, location, x-request-id",
+    )
 }
 
-fn cors(mut resp: Response) -> worker::Result<Response> {
-    // A WebSocket upgrade passes through untouched (CORS does not apply to it).
-    if resp.status_code() == 101 || resp.headers().has("access-control-allow-origin")? {
-        // The hub's streams carry them already; pass those through untouched.
+/// Every response leaves with its `X-Request-Id` and the CORS headers (a WebSocket upgrade
+/// needs no CORS, and the hub's SSE streams carry them already).
+fn finish(mut resp: Response, request_id: &str) -> worker::Result<Response> {
+    let needs_cors =
+        resp.status_code() != 101 && !resp.headers().has("access-control-allow-origin")?;
+    let stamp = |h: &Headers| -> worker::Result<()> {
+        if needs_cors {
+            cors_headers(h)?;
+        }
+        h.set("x-request-id", request_id)
+    };
+    if stamp(resp.headers_mut()).is_ok() {
         return Ok(resp);
     }
-    if cors_headers(resp.headers_mut()).is_ok() {
-        return Ok(resp);
-    }
-    // Other responses fetched from the hub have immutable headers: copy them.
+    // Responses fetched from the hub have immutable headers: copy them (a socket stays attached).
     let h = Headers::new();
     for (name, value) in resp.headers().entries() {
         h.append(&name, &value)?;
     }
-    cors_headers(&h)?;
+    stamp(&h)?;
     Ok(resp.with_headers(h))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    #[test]
+    fn the_request_log_line_names_the_route_pattern_and_never_the_path_as_sent() {
+        let line = request_log_line(
+            "r-1",
+            &worker::Method::Get,
+            "/api/tenants/demo/orders/o-42",
+            200,
+            7,
+        );
+        let v: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["requestId"], "r-1");
+        assert_eq!(v["tenant"], "demo");
+        assert_eq!(v["method"], "GET");
+        assert_eq!(v["route"], "/api/tenants/{tenantId}/orders/{orderId}");
+        assert_eq!(
+            (v["status"].as_u64(), v["ms"].as_i64()),
+            (Some(200), Some(7))
+        );
+        assert!(!line.contains("o-42"));
+        assert_eq!(v.as_object().map(|o| o.len()), Some(6));
+    }
+
+    #[test]
+    fn cors_lets_browsers_send_every_documented_request_header() {
+        let doc: Value = serde_json::from_str(routes::openapi::DOCUMENT).unwrap();
+        let allowed: Vec<&str> = CORS_ALLOW_HEADERS.split(", ").collect();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            // Shopify calls the webhook server to server; a WebSocket upgrade is not CORS.
+            if path == "/api/webhooks/shopify" {
+                continue;
+            }
+            for op in item.as_object().unwrap().values() {
+                for param in op["parameters"].as_array().into_iter().flatten() {
+                    let name = param["name"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_ascii_lowercase();
+                    if param["in"] == "header" && name != "upgrade" {
+                        assert!(allowed.contains(&name.as_str()), "{path}: {name}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_paths_and_malformed_shops_log_null() {
+        let line = request_log_line("r-2", &worker::Method::Options, "/nope/secret", 404, 0);
+        let v: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!((v["route"].is_null(), v["tenant"].is_null()), (true, true));
+        assert!(!line.contains("secret"));
+        let line = request_log_line(
+            "r-3",
+            &worker::Method::Get,
+            "/api/tenants/Bad_Id/orders",
+            404,
+            0,
+        );
+        let v: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["route"], "/api/tenants/{tenantId}/orders");
+        assert!(v["tenant"].is_null());
+    }
 }

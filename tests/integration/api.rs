@@ -66,6 +66,14 @@ pub const TESTS: &[crate::Test] = &[
         "delete_is_for_managers_and_answers_204_then_404",
         delete_is_for_managers_and_answers_204_then_404,
     ),
+    (
+        "every_answer_has_its_own_request_id_and_one_log_line_without_tokens",
+        every_answer_has_its_own_request_id_and_one_log_line_without_tokens,
+    ),
+    (
+        "the_contract_is_served_at_api_openapi_json",
+        the_contract_is_served_at_api_openapi_json,
+    ),
 ];
 
 fn body_text(r: &crate::support::Resp) -> String {
@@ -745,4 +753,90 @@ fn delete_is_for_managers_and_answers_204_then_404(c: &Client) {
     assert!(r.body.is_empty());
     assert_eq!(c.call("GET", &path, Some(&t.florist), None).status, 404);
     assert_eq!(t.delete(&id).status, 404);
+}
+
+/// Issue 10: `X-Request-Id` on every answer (exposed to browsers), distinct per request, and the
+/// Worker's one JSON log line per request names it, with the route pattern and never a token.
+fn every_answer_has_its_own_request_id_and_one_log_line_without_tokens(c: &Client) {
+    let t = c.tenant("reqid");
+    let ok = c.call("GET", &t.path("/orders"), Some(&t.florist), None);
+    let missing = c.call(
+        "GET",
+        &t.path("/orders/no-such-order"),
+        Some(&t.florist),
+        None,
+    );
+    assert_eq!((ok.status, missing.status), (200, 404));
+    let id = |r: &crate::support::Resp| r.header("x-request-id").unwrap_or_default().to_string();
+    let (first, second) = (id(&ok), id(&missing));
+    assert!(first.len() >= 16, "X-Request-Id: {first:?}");
+    assert!(second.len() >= 16, "X-Request-Id: {second:?}");
+    assert_ne!(first, second);
+    assert!(ok
+        .header("access-control-expose-headers")
+        .is_some_and(|h| h.contains("x-request-id")));
+
+    // A token in the query (as EventSource sends it) stays out of the log.
+    let secret_query = format!("/orders/realtime-status?since=0&access_token={}", t.florist);
+    let polled = c.call("GET", &t.path(&secret_query), Some(&t.florist), None);
+    assert_eq!(polled.status, 200);
+    let polled_id = id(&polled);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let lines = loop {
+        let log = std::fs::read_to_string(&c.log).unwrap_or_default();
+        let lines: Vec<Value> = log
+            .lines()
+            .filter(|l| {
+                [&first, &second, &polled_id]
+                    .iter()
+                    .any(|id| l.contains(id.as_str()))
+            })
+            .filter_map(|l| {
+                l.find('{')
+                    .and_then(|at| serde_json::from_str(&l[at..]).ok())
+            })
+            .collect();
+        if lines.len() >= 3 || std::time::Instant::now() > deadline {
+            break lines;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(lines.len(), 3, "one log line per request: {lines:?}");
+    // (wrangler's own request log prints URLs; the Worker's lines never do.)
+    assert!(
+        !lines.iter().any(|l| l.to_string().contains(&t.florist)),
+        "a token reached the Worker's log"
+    );
+    let line = |rid: &str| lines.iter().find(|l| l["requestId"] == rid).cloned();
+    let ok_line = line(&first).unwrap_or_default();
+    assert_eq!(ok_line["tenant"], t.id.as_str());
+    assert_eq!(ok_line["method"], "GET");
+    assert_eq!(ok_line["route"], "/api/tenants/{tenantId}/orders");
+    assert_eq!(ok_line["status"], 200);
+    assert!(ok_line["ms"].is_i64());
+    let missing_line = line(&second).unwrap_or_default();
+    assert_eq!(missing_line["status"], 404);
+    assert_eq!(
+        missing_line["route"],
+        "/api/tenants/{tenantId}/orders/{orderId}"
+    );
+    let polled_line = line(&polled_id).unwrap_or_default();
+    assert_eq!(
+        polled_line["route"],
+        "/api/tenants/{tenantId}/orders/realtime-status"
+    );
+}
+
+/// Issue 10: the OpenAPI document the repository holds is what the Worker serves, to anyone.
+fn the_contract_is_served_at_api_openapi_json(c: &Client) {
+    let r = c.call("GET", "/api/openapi.json", None, None);
+    assert_eq!(r.status, 200);
+    assert!(r
+        .header("content-type")
+        .is_some_and(|t| t.starts_with("application/json")));
+    let served = r.json();
+    let file: Value =
+        serde_json::from_str(include_str!("../../docs/openapi.json")).unwrap_or_default();
+    assert_eq!(served["openapi"], "3.1.0");
+    assert_eq!(served, file);
 }

@@ -208,6 +208,7 @@ impl Server {
             auth_secret: self.auth_secret.clone(),
             webhook_secret: self.webhook_secret.clone(),
             vapid_public: self.vapid_public.clone(),
+            log: self.state.join("wrangler.log"),
         }
     }
 }
@@ -298,6 +299,8 @@ pub struct Client {
     pub auth_secret: String,
     pub webhook_secret: String,
     pub vapid_public: String,
+    /// What `wrangler dev` printed: the Worker's own log lines among them.
+    pub log: PathBuf,
 }
 
 static NONCE: AtomicU64 = AtomicU64::new(0);
