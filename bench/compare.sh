@@ -36,7 +36,7 @@ for label in a b; do
   mkdir -p "$WORK/$label/state"
   admin="cmp-admin-$RANDOM$RANDOM"
   printf '%s\n' "ADMIN_TOKEN=$admin" "AUTH_SECRET=cmp-secret-$RANDOM$RANDOM$RANDOM" \
-    "SHOPIFY_WEBHOOK_SECRET=unused" "HEARTBEAT_SECONDS=120" \
+    "SHOPIFY_WEBHOOK_SECRET=unused" "HEARTBEAT_SECONDS=600" \
     "MAX_CONNECTIONS_PER_USER=100000" "MAX_CONNECTIONS_PER_TENANT=100000" > "$WORK/$label/env"
   (cd "$dir" && node "$WRANGLER_JS" d1 migrations apply DB --local --persist-to "$WORK/$label/state" \
      </dev/null >"$WORK/$label/migrate.log" 2>&1)

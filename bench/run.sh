@@ -192,11 +192,12 @@ prepare_side() { # $1 = rust|js: fresh state, migrations, seed, env file
   ADMIN[$side]="bench-admin-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')"
   local secret
   secret="bench-secret-$(od -An -N16 -tx8 /dev/urandom | tr -d ' \n')"
-  # A long heartbeat (the hibernation check needs the object idle for ~15 s, and a heartbeat in
-  # the middle of a measurement is noise) and connection limits above what the bench opens (its
+  # A long heartbeat: the hibernation check needs the object idle for ~15 s after a ramp that
+  # can take 100 s (with 120 s, the Rust hub's first heartbeat alarm landed in that idle window
+  # once and kept the object awake), and a heartbeat in the middle of a measurement is noise and connection limits above what the bench opens (its
   # thousands of connections belong to a handful of users). The env file overrides [vars].
   printf '%s\n' "ADMIN_TOKEN=${ADMIN[$side]}" "AUTH_SECRET=$secret" "SHOPIFY_WEBHOOK_SECRET=bench-unused" \
-    "HEARTBEAT_SECONDS=120" "MAX_CONNECTIONS_PER_USER=100000" "MAX_CONNECTIONS_PER_TENANT=100000" > "$dir/env"
+    "HEARTBEAT_SECONDS=600" "MAX_CONNECTIONS_PER_USER=100000" "MAX_CONNECTIONS_PER_TENANT=100000" > "$dir/env"
   log "$side: migrations and seed (1,000 and 100,000 orders)"
   (cd "${CFGDIR[$side]}" && timeout 120 "$WRANGLER" d1 migrations apply DB --config "${CFG[$side]}" --local \
       --persist-to "$dir/state" </dev/null >"$dir/migrate.log" 2>&1) || { cat "$dir/migrate.log" >&2; return 1; }
