@@ -99,7 +99,8 @@ impl Batch {
                 .results::<OrderRow>()?
                 .into_iter()
                 .next()
-                .map(|row| row.into_parts(now)),
+                .map(|row| row.into_parts(now))
+                .transpose()?,
             None => None,
         };
         Ok(Outcome {

@@ -189,11 +189,17 @@ struct OrderRow {
 
 impl OrderRow {
     /// The order as of `now`: a lease that ran out reads as no lock, whatever cleanup has run.
-    fn into_order(self, now: &str) -> Order {
-        self.into_parts(now).0
+    fn into_order(self, now: &str) -> ApiResult<Order> {
+        Ok(self.into_parts(now)?.0)
     }
 
-    fn into_parts(self, now: &str) -> (Order, FieldMeta) {
+    /// A row whose items or status do not parse is corrupt: our error (logged, 500), never
+    /// silently shown as a `new` order with no items.
+    fn into_parts(self, now: &str) -> ApiResult<(Order, FieldMeta)> {
+        let corrupt =
+            |what: &str| ApiError::internal(format!("order {} has corrupt {what}", self.id));
+        let items = serde_json::from_str::<Vec<Item>>(&self.items).map_err(|_| corrupt("items"))?;
+        let status = OrderStatus::parse(&self.status).ok_or_else(|| corrupt("status"))?;
         let lock = match (self.lock_holder, self.lock_expires_at) {
             (Some(holder), Some(expires_at)) if expires_at.as_str() > now => Some(OrderLock {
                 holder,
@@ -228,8 +234,8 @@ impl OrderRow {
             customer_name: self.customer_name,
             customer_email: self.customer_email,
             delivery_date: self.delivery_date,
-            items: serde_json::from_str::<Vec<Item>>(&self.items).unwrap_or_default(),
-            status: OrderStatus::parse(&self.status).unwrap_or(OrderStatus::New),
+            items,
+            status,
             assigned_to: self.assigned_to,
             notes: self.notes,
             card_message: self.card_message,
@@ -242,7 +248,7 @@ impl OrderRow {
             updated_by: self.updated_by,
             lock,
         };
-        (order, meta)
+        Ok((order, meta))
     }
 }
 
@@ -285,10 +291,11 @@ pub async fn get_order(
     id: &str,
     now: &str,
 ) -> ApiResult<Option<Order>> {
-    Ok(snapshot(db, tenant, id)?
+    snapshot(db, tenant, id)?
         .first::<OrderRow>(None)
         .await?
-        .map(|row| row.into_order(now)))
+        .map(|row| row.into_order(now))
+        .transpose()
 }
 
 pub async fn get_order_by_shopify_id(
@@ -300,10 +307,11 @@ pub async fn get_order_by_shopify_id(
     let sql = format!(
         "SELECT {ORDER_COLUMNS} FROM orders WHERE tenant_id = ?1 AND shopify_order_id = ?2"
     );
-    Ok(stmt(db, &sql, &[text(tenant), text(shopify_id)])?
+    stmt(db, &sql, &[text(tenant), text(shopify_id)])?
         .first::<OrderRow>(None)
         .await?
-        .map(|row| row.into_order(now)))
+        .map(|row| row.into_order(now))
+        .transpose()
 }
 
 pub struct ListQuery {
@@ -372,7 +380,7 @@ pub async fn list_orders(
         .into_iter()
         .take(q.limit as usize)
         .map(|row| row.into_order(now))
-        .collect();
+        .collect::<ApiResult<_>>()?;
     Ok((orders, more, head))
 }
 
@@ -515,7 +523,7 @@ pub async fn poll_window(
             .results::<OrderRow>()?
             .into_iter()
             .map(|row| row.into_order(now))
-            .collect(),
+            .collect::<ApiResult<_>>()?,
     })
 }
 

@@ -22,6 +22,10 @@ pub const SERVER_TESTS: &[crate::ServerTest] = &[
         "a_chunked_body_is_cut_off_at_one_mib",
         a_chunked_body_is_cut_off_at_one_mib,
     ),
+    (
+        "a_corrupt_stored_order_is_an_error_not_a_new_order",
+        a_corrupt_stored_order_is_an_error_not_a_new_order,
+    ),
 ];
 
 pub const TESTS: &[crate::Test] = &[
@@ -766,4 +770,37 @@ fn a_chunked_body_is_cut_off_at_one_mib(server: &mut crate::support::Server) {
         .call("GET", &t.path("/orders"), Some(&t.florist), None)
         .json();
     assert_eq!(orders["orders"], json!([]), "nothing was created");
+}
+
+fn a_corrupt_stored_order_is_an_error_not_a_new_order(server: &mut crate::support::Server) {
+    let c = &server.client();
+    let t = c.tenant("corrupt");
+    let bad_status = id_of(&t.create_order("Ada"));
+    let bad_items = id_of(&t.create_order("Bea"));
+    c.d1_execute(&format!(
+        "UPDATE orders SET status = 'wilted' WHERE id = '{bad_status}'; \
+         UPDATE orders SET items = 'not json' WHERE id = '{bad_items}';"
+    ));
+    for id in [&bad_status, &bad_items] {
+        let r = c.call(
+            "GET",
+            &t.path(&format!("/orders/{id}")),
+            Some(&t.florist),
+            None,
+        );
+        assert_eq!(
+            (r.status, r.error_code().as_str()),
+            (500, "internal"),
+            "{id}"
+        );
+        assert!(
+            !String::from_utf8_lossy(&r.body).contains("wilted"),
+            "no internals leak"
+        );
+    }
+    let r = c.call("GET", &t.path("/orders"), Some(&t.florist), None);
+    assert_eq!(
+        r.status, 500,
+        "the list does not show them as new orders with no items"
+    );
 }
