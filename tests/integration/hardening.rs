@@ -184,28 +184,8 @@ fn event_times_grow_with_their_ids_under_concurrent_writers(c: &Client) {
         .map(|i| id_of(&t.create_order(&format!("C{i}"))))
         .collect();
     let sub = t.subscribe(Resume::Header("0".into()));
-    let writers: Vec<_> = (0..20)
-        .map(|i| {
-            let (client, path, token) = (
-                t.client.clone(),
-                t.path(&format!("/orders/{}", orders[i % orders.len()])),
-                t.florist.clone(),
-            );
-            thread::spawn(move || {
-                client
-                    .call(
-                        "PUT",
-                        &path,
-                        Some(&token),
-                        Some(json!({"notes": format!("n{i}")})),
-                    )
-                    .status
-            })
-        })
-        .collect();
-    for w in writers {
-        assert_eq!(w.join().ok(), Some(200));
-    }
+    let statuses = t.concurrent_notes(&orders, 20, &t.florist);
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
     let events = sub.events(24, secs(10));
     let times: Vec<&str> = events
         .iter()

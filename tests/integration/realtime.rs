@@ -175,28 +175,8 @@ fn thirty_concurrent_writers_give_thirty_gapless_events_everywhere(c: &Client) {
     let start = head(&t);
     let subs: Vec<_> = (0..3).map(|_| t.subscribe(Resume::Live)).collect();
     thread::sleep(Duration::from_millis(300));
-    let writers: Vec<_> = (0..30)
-        .map(|i| {
-            let (client, path, token) = (
-                t.client.clone(),
-                t.path(&format!("/orders/{}", orders[i % orders.len()])),
-                t.florist.clone(),
-            );
-            thread::spawn(move || {
-                client
-                    .call(
-                        "PUT",
-                        &path,
-                        Some(&token),
-                        Some(json!({"notes": format!("writer {i}")})),
-                    )
-                    .status
-            })
-        })
-        .collect();
-    for w in writers {
-        assert_eq!(w.join().ok(), Some(200));
-    }
+    let statuses = t.concurrent_notes(&orders, 30, &t.florist);
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
     let want: Vec<u64> = (start + 1..=start + 30).collect();
     for sub in &subs {
         let got = sub.events(30, secs(20));

@@ -528,6 +528,25 @@ impl Tenant {
         )
     }
 
+    /// `writers` PUTs at once, each setting the notes of one of `orders` (round robin) as
+    /// `token`'s user; returns each answer's status.
+    pub fn concurrent_notes(&self, orders: &[String], writers: usize, token: &str) -> Vec<u16> {
+        let handles: Vec<_> = (0..writers)
+            .map(|i| {
+                let (client, path, token) = (
+                    self.client.clone(),
+                    self.path(&format!("/orders/{}", orders[i % orders.len()])),
+                    token.to_string(),
+                );
+                thread::spawn(move || {
+                    let body = json!({"notes": format!("writer {i}")});
+                    client.call("PUT", &path, Some(&token), Some(body)).status
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or(0)).collect()
+    }
+
     pub fn poll(&self, since: &str) -> Value {
         let r = self.client.call(
             "GET",

@@ -162,28 +162,8 @@ fn sockets_and_streams_get_the_identical_sequence_under_thirty_writers(c: &Clien
     let ws = open(&t, &t.florist);
     let sse = t.subscribe(Resume::Live);
     thread::sleep(Duration::from_millis(300));
-    let writers: Vec<_> = (0..30)
-        .map(|i| {
-            let (client, path, token) = (
-                t.client.clone(),
-                t.path(&format!("/orders/{}", orders[i % orders.len()])),
-                t.florist2.clone(),
-            );
-            thread::spawn(move || {
-                client
-                    .call(
-                        "PUT",
-                        &path,
-                        Some(&token),
-                        Some(json!({"notes": format!("w{i}")})),
-                    )
-                    .status
-            })
-        })
-        .collect();
-    for w in writers {
-        assert_eq!(w.join().ok(), Some(200));
-    }
+    let statuses = t.concurrent_notes(&orders, 30, &t.florist2);
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
     let over_ws = ws.events(30, secs(20));
     let over_sse = sse.events(30, secs(20));
     let want: Vec<u64> = (start + 1..=start + 30).collect();
