@@ -111,6 +111,8 @@ export function Header({
           </button>
         )}
         {pushSupported() && (
+          <details className="notify-me-wrap">
+          <summary>Notify me{pushOn ? " (on)" : ""}</summary>
           <fieldset className="notify-me" data-testid="notify-me">
             <legend>Notify me when the board is closed</legend>
             {PUSH_EVENTS.map((e) => (
@@ -143,6 +145,7 @@ export function Header({
               </button>
             )}
           </fieldset>
+          </details>
         )}
         <span className="user" title={session.role}>
           {session.userId}
