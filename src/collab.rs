@@ -331,34 +331,15 @@ impl ActivityPage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Item, OrderStatus};
     use serde_json::json;
 
     fn order() -> Order {
         Order {
-            id: "o1".into(),
-            order_number: "#1001".into(),
-            source: "manual".into(),
-            shopify_order_id: None,
-            customer_name: "Ada".into(),
-            customer_email: None,
-            delivery_date: None,
-            items: vec![Item {
-                title: "Roses".into(),
-                quantity: 12,
-            }],
-            status: OrderStatus::New,
-            assigned_to: None,
             notes: "Customer requested pink roses".into(),
-            card_message: None,
-            shopify_note: None,
-            shopify_updated_at: None,
-            shopify_triggered_at: None,
             version: 7,
-            created_at: "2026-11-24T10:00:00.000Z".into(),
             updated_at: "2026-11-24T10:05:00.000Z".into(),
             updated_by: "florist-a".into(),
-            lock: None,
+            ..crate::domain::sample_order()
         }
     }
 

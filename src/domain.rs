@@ -412,37 +412,43 @@ pub fn normalize_timestamp(raw: &str) -> Option<String> {
         .map(|t| format_timestamp(t.timestamp_millis()))
 }
 
+/// An order for unit tests (here and in [`crate::collab`]).
+#[cfg(test)]
+pub(crate) fn sample_order() -> Order {
+    Order {
+        id: "o1".into(),
+        order_number: "#1001".into(),
+        source: "manual".into(),
+        shopify_order_id: None,
+        customer_name: "Ada".into(),
+        customer_email: None,
+        delivery_date: None,
+        items: vec![Item {
+            title: "Roses".into(),
+            quantity: 12,
+        }],
+        status: OrderStatus::New,
+        assigned_to: None,
+        notes: String::new(),
+        card_message: None,
+        shopify_note: None,
+        shopify_updated_at: None,
+        shopify_triggered_at: None,
+        version: 1,
+        created_at: "2026-11-24T10:00:00.000Z".into(),
+        updated_at: "2026-11-24T10:00:00.000Z".into(),
+        updated_by: "florist-1".into(),
+        lock: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
     fn order() -> Order {
-        Order {
-            id: "o1".into(),
-            order_number: "#1001".into(),
-            source: "manual".into(),
-            shopify_order_id: None,
-            customer_name: "Ada".into(),
-            customer_email: None,
-            delivery_date: None,
-            items: vec![Item {
-                title: "Roses".into(),
-                quantity: 12,
-            }],
-            status: OrderStatus::New,
-            assigned_to: None,
-            notes: String::new(),
-            card_message: None,
-            shopify_note: None,
-            shopify_updated_at: None,
-            shopify_triggered_at: None,
-            version: 1,
-            created_at: "2026-11-24T10:00:00.000Z".into(),
-            updated_at: "2026-11-24T10:00:00.000Z".into(),
-            updated_by: "florist-1".into(),
-            lock: None,
-        }
+        sample_order()
     }
 
     #[test]

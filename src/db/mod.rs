@@ -584,6 +584,16 @@ pub async fn webhook_seen(db: &D1Database, webhook_id: &str) -> ApiResult<bool> 
     .is_some())
 }
 
+/// The `WHERE` that makes an `INSERT … SELECT` run only when the statement before it in the
+/// batch wrote a row (empty when `after_change` is false).
+fn after_change_guard(after_change: bool) -> &'static str {
+    if after_change {
+        " WHERE changes() = 1"
+    } else {
+        ""
+    }
+}
+
 /// The statement that records a webhook delivery. `after_change`: only if the statement
 /// before it in the batch (the event insert) wrote a row, so a delivery is marked done exactly
 /// when its change commits.
@@ -595,11 +605,7 @@ pub fn record_webhook(
     now: &str,
     after_change: bool,
 ) -> ApiResult<D1PreparedStatement> {
-    let guard = if after_change {
-        " WHERE changes() = 1"
-    } else {
-        ""
-    };
+    let guard = after_change_guard(after_change);
     stmt(
         db,
         &format!(
@@ -689,11 +695,7 @@ pub fn cancel_refused(
     now: &str,
     after_change: bool,
 ) -> ApiResult<D1PreparedStatement> {
-    let guard = if after_change {
-        " WHERE changes() = 1"
-    } else {
-        ""
-    };
+    let guard = after_change_guard(after_change);
     stmt(
         db,
         &format!(
