@@ -10,9 +10,12 @@ cd "$(dirname "$0")/.."
 
 [ -f build/worker/shim.mjs ] || { echo "with-worker: no build/ — run 'make build' first" >&2; exit 2; }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-port=$(free_port)
-inspector_port=$(free_port)
+# Two distinct free ports: both sockets are held until both are known.
+read -r port inspector_port < <(python3 -c '
+import socket
+a, b = socket.socket(), socket.socket()
+a.bind(("127.0.0.1", 0)); b.bind(("127.0.0.1", 0))
+print(a.getsockname()[1], b.getsockname()[1])')
 state=$(mktemp -d -t florist-worker-XXXXXX)
 export BASE_URL="http://127.0.0.1:$port" WORKER_STATE="$state"
 export ADMIN_TOKEN="test-admin-$RANDOM$RANDOM"

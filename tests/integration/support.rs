@@ -19,11 +19,20 @@ pub const HEARTBEAT_SECONDS: u64 = 1;
 /// Low enough that a test can reach it (the default is 10,000).
 pub const MAX_CONNECTIONS_PER_TENANT: u64 = 30;
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+/// Two distinct free ports (both listeners are held until both are known, so the OS cannot
+/// hand out the same one twice).
+fn free_ports() -> (u16, u16) {
+    let a = TcpListener::bind("127.0.0.1:0").expect("free port");
+    let b = TcpListener::bind("127.0.0.1:0").expect("free port");
+    let port = |l: &TcpListener| l.local_addr().map(|a| a.port()).expect("free port");
+    (port(&a), port(&b))
+}
+
+/// The last `max` bytes of a file, for a failure message that explains itself in CI logs.
+fn tail_of(path: &std::path::Path, max: usize) -> String {
+    let bytes = std::fs::read(path).unwrap_or_default();
+    let start = bytes.len().saturating_sub(max);
+    String::from_utf8_lossy(&bytes[start..]).into_owned()
 }
 
 /// The Worker under `wrangler dev`.
@@ -50,10 +59,11 @@ impl Server {
         let _ = std::fs::remove_dir_all(&state);
         std::fs::create_dir_all(&state).expect("state dir");
         let (vapid_private, vapid_public) = push::generate_vapid_keypair().expect("VAPID key");
+        let (port, inspector_port) = free_ports();
         let mut server = Server {
             child: None,
-            port: free_port(),
-            inspector_port: free_port(),
+            port,
+            inspector_port,
             state,
             admin_token: format!("it-admin-{nonce}"),
             auth_secret: format!("it-auth-secret-{nonce}"),
@@ -75,7 +85,28 @@ impl Server {
         server
     }
 
+    /// Starts `wrangler dev`; if it does not answer, tries once more on fresh ports (a port
+    /// taken in between is not a test failure), and otherwise fails with the log's tail.
     fn spawn(&mut self) {
+        if self.try_spawn(Duration::from_secs(90)) {
+            return;
+        }
+        let first = tail_of(&self.state.join("wrangler.log"), 6000);
+        eprintln!("wrangler dev did not answer within 90 s; its log ends:\n{first}\n-- retrying on fresh ports");
+        self.stop();
+        (self.port, self.inspector_port) = free_ports();
+        if self.try_spawn(Duration::from_secs(90)) {
+            return;
+        }
+        let log = tail_of(&self.state.join("wrangler.log"), 6000);
+        self.stop();
+        panic!(
+            "the Worker did not answer /api/health within 90 s (twice); state in {:?}; wrangler.log ends:\n{log}",
+            self.state
+        );
+    }
+
+    fn try_spawn(&mut self, wait: Duration) -> bool {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -118,19 +149,22 @@ impl Server {
             .spawn()
             .expect("spawn wrangler dev");
         self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(90);
+        let deadline = Instant::now() + wait;
         while Instant::now() < deadline {
             if let Ok(resp) = self.client().request("GET", "/api/health", None, &[], None) {
                 if resp.status == 200 {
-                    return;
+                    return true;
+                }
+            }
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    eprintln!("wrangler dev exited early: {status}");
+                    return false;
                 }
             }
             thread::sleep(Duration::from_millis(200));
         }
-        panic!(
-            "the Worker did not answer /api/health within 90 s; see {:?}",
-            self.state
-        );
+        false
     }
 
     /// Stops the Worker cleanly (TERM lets workerd flush the local D1).
