@@ -18,12 +18,11 @@ use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::{Rc, Weak};
 
-use js_sys::{Promise, Uint8Array};
+use js_sys::Uint8Array;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use wasm_bindgen::prelude::Closure;
 use wasm_bindgen::JsValue;
-use web_sys::{TransformStream, WritableStreamDefaultWriter};
+use web_sys::TransformStream;
 use worker::{
     durable_object, Env, Headers, Method, Request, RequestInit, Response, ResponseBuilder, Result,
     State, WebSocket, WebSocketIncomingMessage, WebSocketPair, WebSocketRequestResponsePair,
@@ -39,6 +38,7 @@ use crate::hub::{Control, Hub, Rewind, Sink, Step, SubscriberId};
 use crate::presence::{
     parse_client_message, ClientMessage, Diff, Presence, RateWindow, UserEntry, MAX_CLIENT_FRAME,
 };
+use crate::stream_sink::{StreamSink, Streams};
 
 /// Events read from the log per query while catching a subscriber up or filling a gap.
 const REPLAY_PAGE: u32 = 200;
@@ -46,9 +46,10 @@ const REPLAY_PAGE: u32 = 200;
 const PRUNE_EVERY_MS: i64 = 3_600_000;
 /// Bytes a subscriber may leave unread: past this it is dropped on the write that crosses it
 /// (a stalled client must not hold the object's memory).
-const MAX_QUEUED_BYTES: f64 = 1024.0 * 1024.0;
-/// The stream's own buffer before it counts as backed up.
-const STREAM_HIGH_WATER_BYTES: f64 = 64.0 * 1024.0;
+pub const MAX_QUEUED_BYTES: usize = 1024 * 1024;
+/// The stream's own buffer before it counts as backed up, and the backlog a replay lets build
+/// up before it reads the next page of the log.
+const STREAM_HIGH_WATER_BYTES: usize = 64 * 1024;
 /// Storage keys: the broadcast position (for sockets adopted after a wake) and the users in
 /// their leave grace period.
 const DELIVERED_KEY: &str = "delivered";
@@ -63,48 +64,9 @@ pub struct Frame {
 }
 
 impl Frame {
-    fn sse(&self) -> &Uint8Array {
-        self.sse
-            .get_or_init(|| Uint8Array::from(self.text.as_bytes()))
-    }
-
     fn ws(&self) -> &str {
         self.ws
             .get_or_init(|| events::ws_event_from_sse(&self.text))
-    }
-}
-
-/// A subscriber's SSE stream: the writable half of a `TransformStream` whose readable half is
-/// the body of its response. Writing goes straight to the runtime's stream.
-pub struct StreamSink {
-    writer: WritableStreamDefaultWriter,
-    /// One shared no-op rejection handler, so a write to a departed client is not reported as
-    /// an unhandled rejection (its failure is seen through `desiredSize` instead).
-    ignore: Rc<Closure<dyn FnMut(JsValue)>>,
-}
-
-impl StreamSink {
-    fn quiet(&self, promise: Promise) {
-        let _ = promise.catch(&self.ignore);
-    }
-
-    fn write(&self, chunk: &Uint8Array) -> bool {
-        // An errored stream (the client went away and its body was cancelled) has no size; one
-        // whose reader fell a megabyte behind is dropped here, on the write path.
-        match self.writer.desired_size() {
-            Ok(Some(size)) if size >= -MAX_QUEUED_BYTES => {
-                self.quiet(self.writer.write_with_chunk(chunk));
-                true
-            }
-            _ => false,
-        }
-    }
-}
-
-impl Drop for StreamSink {
-    fn drop(&mut self) {
-        // Ends the client's stream when the hub lets go of it (pruned, stalled, expired).
-        self.quiet(self.writer.close());
     }
 }
 
@@ -135,7 +97,7 @@ impl Sink for Conn {
 
     fn send(&self, frame: &Frame) -> bool {
         match self {
-            Conn::Sse(s) => s.write(frame.sse()),
+            Conn::Sse(s) => s.write(frame.text.as_bytes(), &frame.sse),
             Conn::Ws(w) => w.socket.send_with_str(frame.ws()).is_ok(),
         }
     }
@@ -149,7 +111,7 @@ impl Sink for Conn {
                     Control::Heartbeat { now } => events::sse_heartbeat(now),
                     Control::Reauth => events::SSE_REAUTH.to_string(),
                 };
-                s.write(&Uint8Array::from(text.as_bytes()))
+                s.write(text.as_bytes(), &OnceCell::new())
             }
             Conn::Ws(w) => {
                 let text = match msg {
@@ -171,9 +133,7 @@ impl Sink for Conn {
 
     fn stalled(&self) -> bool {
         match self {
-            Conn::Sse(s) => {
-                matches!(s.writer.desired_size(), Ok(Some(size)) if size < -MAX_QUEUED_BYTES)
-            }
+            Conn::Sse(s) => s.broken(),
             Conn::Ws(_) => false,
         }
     }
@@ -225,7 +185,7 @@ pub struct HubInner {
     state: State,
     env: Env,
     hub: RefCell<Hub<Conn>>,
-    ignore: Rc<Closure<dyn FnMut(JsValue)>>,
+    streams: Streams,
     tenant: RefCell<Option<String>>,
     pumping: Cell<bool>,
     /// When the alarm is set for (ms since the epoch), if it is.
@@ -259,7 +219,7 @@ impl worker::DurableObject for TenantHub {
             state,
             env,
             hub: RefCell::new(Hub::default()),
-            ignore: Rc::new(Closure::new(|_: JsValue| {})),
+            streams: Streams::new(MAX_QUEUED_BYTES),
             tenant: RefCell::new(None),
             pumping: Cell::new(false),
             alarm_at: Cell::new(None),
@@ -823,7 +783,7 @@ impl HubInner {
         self.check_limits(&visitor.user)?;
         // Counted in bytes, so "how far behind" is a size, whatever the events weigh.
         let strategy = web_sys::ByteLengthQueuingStrategy::new(&web_sys::QueuingStrategyInit::new(
-            STREAM_HIGH_WATER_BYTES,
+            STREAM_HIGH_WATER_BYTES as f64,
         ))
         .map_err(js_error)?;
         let stream = TransformStream::new_with_transformer_and_writable_strategy(
@@ -832,10 +792,7 @@ impl HubInner {
         )
         .map_err(js_error)?;
         let writer = stream.writable().get_writer().map_err(js_error)?;
-        let sink = Conn::Sse(StreamSink {
-            writer,
-            ignore: self.ignore.clone(),
-        });
+        let sink = Conn::Sse(self.streams.open(writer));
         let conn_id = self.new_conn_id("sse");
         if let Err(err) = self.open(sink, &conn_id, visitor, resume, None).await {
             // No zombie: a connection that failed to open leaves the hub and presence.
@@ -918,12 +875,15 @@ impl HubInner {
 
     /// Waits until a subscriber's stream has room (its reader drained what was queued).
     async fn room_for(&self, id: SubscriberId) {
-        let ready = match self.hub.borrow().sink(id) {
-            Some(Conn::Sse(s)) => Some(s.writer.ready()),
-            _ => None,
-        };
-        if let Some(ready) = ready {
-            let _ = wasm_bindgen_futures::JsFuture::from(ready).await;
+        loop {
+            let in_flight = match self.hub.borrow().sink(id) {
+                Some(Conn::Sse(s)) => s.backlog_over(STREAM_HIGH_WATER_BYTES),
+                _ => None,
+            };
+            let Some(in_flight) = in_flight else {
+                return;
+            };
+            let _ = wasm_bindgen_futures::JsFuture::from(in_flight).await;
         }
     }
 

@@ -13,6 +13,7 @@
 //!   - [`retention`]: bounded pruning of events, activity and webhook records (cron + admin).
 //!   - [`hub_do`]: the per-tenant Durable Object holding the live connections (SSE streams and
 //!     hibernatable WebSockets) and their presence.
+//!   - [`stream_sink`]: the hub's SSE streams, each written through an [`outbox`].
 //!   - [`push_delivery`]: Web Push, run by the hub after each broadcast for the users not
 //!     connected: the subscriptions' D1 read, encrypt, sign, POST, retry, drop the gone.
 //!   - [`db`]: every D1 statement; each change is one atomic batch (order + seq + event).
@@ -26,6 +27,8 @@
 //!   - [`auth`]: HS256 tokens, roles, tenant scoping.
 //!   - [`events`]: the event JSON and its SSE framing.
 //!   - [`hub`]: subscriber bookkeeping and in-order, gap-free, duplicate-free broadcast.
+//!   - [`outbox`]: one subscriber's writes coalesced (a burst goes out as one chunk), bounded
+//!     in bytes.
 //!   - [`presence`]: who is online, viewing and editing; the WebSocket client messages.
 //!   - [`shopify`]: webhook HMAC, payload mapping, the stale-safe update decision.
 //!   - [`cursor`]: the opaque list cursor.
@@ -46,6 +49,7 @@ pub mod events;
 pub mod http;
 pub mod hub;
 pub mod hub_do;
+pub mod outbox;
 pub mod presence;
 pub mod push;
 pub mod push_delivery;
@@ -53,6 +57,7 @@ pub mod push_rules;
 pub mod retention;
 pub mod routes;
 pub mod shopify;
+pub mod stream_sink;
 
 use worker::{event, Context, Env, Headers, Request, Response};
 
