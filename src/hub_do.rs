@@ -60,14 +60,31 @@ const LEAVING_KEY: &str = "leaving";
 pub struct Frame {
     text: String,
     sse: OnceCell<Uint8Array>,
-    ws: OnceCell<String>,
+    /// The WebSocket message as a runtime string, so a thousand sockets get one string built
+    /// once rather than a thousand copies decoded from Wasm memory.
+    ws: OnceCell<JsValue>,
 }
 
 impl Frame {
-    fn ws(&self) -> &str {
+    fn ws(&self) -> &JsValue {
         self.ws
-            .get_or_init(|| events::ws_event_from_sse(&self.text))
+            .get_or_init(|| JsValue::from_str(&events::ws_event_from_sse(&self.text)))
     }
+}
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// A WebSocket seen untyped, to `send` a string that already lives in the runtime.
+    type SendsValue;
+    #[wasm_bindgen(method, catch, js_name = send)]
+    fn send_value(this: &SendsValue, data: &JsValue) -> std::result::Result<(), JsValue>;
+}
+
+fn send_shared(socket: &WebSocket, text: &JsValue) -> bool {
+    let socket: &web_sys::WebSocket = socket.as_ref();
+    wasm_bindgen::JsCast::unchecked_ref::<SendsValue>(socket)
+        .send_value(text)
+        .is_ok()
 }
 
 /// A subscriber's WebSocket (accepted with the hibernation API).
@@ -98,7 +115,7 @@ impl Sink for Conn {
     fn send(&self, frame: &Frame) -> bool {
         match self {
             Conn::Sse(s) => s.write(frame.text.as_bytes(), &frame.sse),
-            Conn::Ws(w) => w.socket.send_with_str(frame.ws()).is_ok(),
+            Conn::Ws(w) => send_shared(&w.socket, frame.ws()),
         }
     }
 
@@ -992,9 +1009,10 @@ impl HubInner {
     }
 
     fn send_to_sockets(&self, text: &str, except: Option<&str>) {
+        let text = JsValue::from_str(text);
         for (conn, (_, socket)) in self.sockets.borrow().iter() {
             if Some(conn.as_str()) != except {
-                let _ = socket.send_with_str(text);
+                send_shared(socket, &text);
             }
         }
     }

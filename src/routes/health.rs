@@ -1,4 +1,7 @@
-//! `GET /api/health`: is the Worker up, which build, which schema, is D1 reachable.
+//! `GET /api/health`: is the Worker up, which build, which schema; with `?deep=1`, also is D1
+//! reachable. The plain form touches nothing but the isolate (a load balancer's or uptime
+//! probe's liveness check, answered in well under a millisecond of CPU); the deep form is the
+//! readiness check a deploy runs once.
 
 use serde_json::json;
 use worker::Response;
@@ -7,8 +10,17 @@ use crate::app::App;
 use crate::error::ApiResult;
 use crate::http::json_response;
 
-/// GET /api/health
-pub async fn health(app: &App) -> ApiResult<Response> {
+/// GET /api/health[?deep=1]
+pub async fn health(app: &App, deep: bool) -> ApiResult<Response> {
+    let mut body = json!({
+        "status": "ok",
+        "version": env!("BUILD_VERSION"),
+        "schemaVersion": env!("SCHEMA_VERSION").parse::<u32>().unwrap_or(0),
+        "heartbeatSeconds": app.var_u64("HEARTBEAT_SECONDS", 30),
+    });
+    if !deep {
+        return json_response(200, &body);
+    }
     let db_ok = match app.db() {
         Ok(db) => db
             .prepare("SELECT 1 AS ok")
@@ -17,12 +29,7 @@ pub async fn health(app: &App) -> ApiResult<Response> {
             .is_ok(),
         Err(_) => false,
     };
-    let body = json!({
-        "status": if db_ok { "ok" } else { "degraded" },
-        "version": env!("BUILD_VERSION"),
-        "schemaVersion": env!("SCHEMA_VERSION").parse::<u32>().unwrap_or(0),
-        "heartbeatSeconds": app.var_u64("HEARTBEAT_SECONDS", 30),
-        "database": if db_ok { "ok" } else { "unreachable" },
-    });
+    body["status"] = json!(if db_ok { "ok" } else { "degraded" });
+    body["database"] = json!(if db_ok { "ok" } else { "unreachable" });
     json_response(if db_ok { 200 } else { 503 }, &body)
 }

@@ -89,6 +89,16 @@ fn health_reports_ok_with_version_and_schema(c: &Client) {
         .as_str()
         .is_some_and(|s| s.starts_with("0.1.0")));
     assert!(v["schemaVersion"].as_u64().is_some_and(|n| n >= 1));
+    // The plain check touches nothing but the isolate; deep=1 also asks D1.
+    assert!(v.get("database").is_none(), "{v}");
+    let r = c.call("GET", "/api/health?deep=1", None, None);
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        (r.json()["status"].clone(), r.json()["database"].clone()),
+        (json!("ok"), json!("ok"))
+    );
+    let r = c.call("GET", "/api/health?deep=yes", None, None);
+    assert_eq!((r.status, r.error_code().as_str()), (400, "invalid_deep"));
 }
 
 fn admin_routes_refuse_a_missing_or_wrong_admin_token(c: &Client) {
