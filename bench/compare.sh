@@ -3,9 +3,11 @@
 # `make bench` (fan-out latency and PUT round trip at 1 / 100 / 1,000 subscribers), round after
 # round, A then B. Used for before/after comparisons across commits (BENCHMARKS.md, issue #9).
 #
-# Usage: [SCENARIOS=fanout,wsfanout] bench/compare.sh DIR_A DIR_B [ROUNDS]
-#   DIR_A, DIR_B  checkouts (e.g. git worktrees) that each ran `make build`; each is served with
-#                 its own wrangler.toml, migrations and a fresh local state
+# Usage: [SCENARIOS=fanout,wsfanout,sustained] [SUSTAINED_SUBSCRIBERS=100] \
+#          bench/compare.sh DIR_A DIR_B [ROUNDS]
+#   DIR_A, DIR_B  checkouts (e.g. git worktrees) that each ran `make build`, or bench/baseline-js;
+#                 each is served with its own wrangler.toml, migrations and a fresh local state
+#   SUSTAINED_SUBSCRIBERS=0 measures the write path alone (no fan-out) in the sustained rows
 # Output: a table on stdout; the raw rounds in bench/results/compare.json (or $COMPARE_OUT).
 set -euo pipefail
 
@@ -32,7 +34,9 @@ cargo build --release --quiet --manifest-path "$ROOT/bench/loadgen/Cargo.toml" -
 specs=()
 for label in a b; do
   dir=$A; [ $label = b ] && dir=$B
-  [ -f "$dir/build/worker/shim.mjs" ] || { echo "$dir: run 'make build' there first" >&2; exit 1; }
+  if grep -q 'build/worker/shim.mjs' "$dir/wrangler.toml" && [ ! -f "$dir/build/worker/shim.mjs" ]; then
+    echo "$dir: run 'make build' there first" >&2; exit 1
+  fi
   mkdir -p "$WORK/$label/state"
   admin="cmp-admin-$RANDOM$RANDOM"
   printf '%s\n' "ADMIN_TOKEN=$admin" "AUTH_SECRET=cmp-secret-$RANDOM$RANDOM$RANDOM" \
@@ -51,7 +55,8 @@ for label in a b; do
   specs+=(--side "$label,http://127.0.0.1:$port,$admin,$runtime,$proxy,${PIDS[-1]}")
   echo "$label = $dir ($(git -C "$dir" log --oneline -1 2>/dev/null || echo '?')) on port $port" >&2
 done
-"$LOADGEN" rounds "${specs[@]}" --rounds "$ROUNDS" --scenarios "${SCENARIOS:-fanout}" --out "$WORK/rounds.json"
+"$LOADGEN" rounds "${specs[@]}" --rounds "$ROUNDS" --scenarios "${SCENARIOS:-fanout}" \
+  --sustained-subscribers "${SUSTAINED_SUBSCRIBERS:-100}" --out "$WORK/rounds.json"
 mkdir -p "$ROOT/bench/results"
 cp "$WORK/rounds.json" "${COMPARE_OUT:-$ROOT/bench/results/compare.json}"
 python3 - "$WORK/rounds.json" "$A" "$B" <<'PY'
@@ -77,4 +82,13 @@ for group, tr in (("fanout", "SSE"), ("wsfanout", "WebSocket")):
     rc = [b / a for a, b in zip(cpu["a"], cpu["b"]) if a]
     print(f"| {tr} runtime CPU ms per PUT to 1,000 | {med(cpu['a']):.1f} | {med(cpu['b']):.1f} | "
           f"{med(rc):.2f} ({min(rc):.2f}–{max(rc):.2f}) |")
+if rounds and rounds[0]["a"].get("sustained"):
+    subs = rounds[0]["a"]["sustained"]["subscribers"]
+    for key, name in (("updatesPerSec", "updates/s (higher is better)"),
+                      ("runtimeCpuMsPerUpdate", "runtime CPU ms per update"),
+                      ("chunksPerSubscriberPerSec", "body chunks per subscriber per second")):
+        v = {s: [r[s]["sustained"][key] or 0 for r in rounds] for s in "ab"}
+        ra = [y / x for x, y in zip(v["a"], v["b"]) if x]
+        rr = f"{med(ra):.2f} ({min(ra):.2f}–{max(ra):.2f})" if ra else "–"
+        print(f"| sustained, {subs} subscribers: {name} | {med(v['a']):.2f} | {med(v['b']):.2f} | {rr} |")
 PY

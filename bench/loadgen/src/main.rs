@@ -1048,6 +1048,9 @@ async fn rounds(a: Args) -> Res<()> {
     let out = a.req("out")?.to_string();
     let writers: usize = a.num("writers", 16)?;
     let secs: f64 = a.num("sustained-seconds", if quick { 3.0 } else { 5.0 })?;
+    // --sustained-subscribers 0: the write path alone (no fan-out), for splitting the CPU per
+    // update into writing and delivering.
+    let sus_subs: usize = a.num("sustained-subscribers", 100)?;
     let nonce = (epoch_ns() / 1_000_000 % 100_000_000) as u64;
     let mut sides: Vec<Side> = a.all("side").iter().map(|s| parse_side(s, nonce)).collect::<Res<_>>()?;
     // --scenarios fanout: SSE fan-out only (e.g. two builds of the Worker against each other).
@@ -1103,10 +1106,11 @@ async fn rounds(a: Args) -> Res<()> {
             res.insert("fanout".into(), Value::Object(fan));
             res.insert("wsfanout".into(), Value::Object(wsfan));
             if want("sustained") {
-                let sus = as_value(sustained(&s.api, &s.cpu, 100, writers, secs).await);
+                let sus = as_value(sustained(&s.api, &s.cpu, sus_subs, writers, secs).await);
                 eprintln!(
-                    "[{} round {}] sustained: {} updates/s, delivery {}, {} chunks/subscriber/s",
-                    s.label, r + 1, sus["updatesPerSec"], sus["deliveryRatio"], sus["chunksPerSubscriberPerSec"]
+                    "[{} round {}] sustained ({sus_subs} subscribers): {} updates/s, delivery {}, {} chunks/subscriber/s, runtime CPU {} ms/update",
+                    s.label, r + 1, sus["updatesPerSec"], sus["deliveryRatio"], sus["chunksPerSubscriberPerSec"],
+                    sus["runtimeCpuMsPerUpdate"]
                 );
                 res.insert("sustained".into(), sus);
             }
