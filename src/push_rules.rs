@@ -202,6 +202,22 @@ pub fn event_of_frame(frame: &str) -> Option<Event> {
         return None;
     }
     let data = frame.lines().find_map(|l| l.strip_prefix("data: "))?;
+    if kind == "order_updated" {
+        // Most updates are notes and the like, which concern no one's pushes (see `scope`): a
+        // look at `changes` alone (the rest skipped, not built) decides before the full parse.
+        #[derive(serde::Deserialize)]
+        struct Changes {
+            changes: Vec<String>,
+        }
+        let peek: Changes = serde_json::from_str(data).ok()?;
+        if !peek
+            .changes
+            .iter()
+            .any(|c| c == "assignedTo" || c == "status")
+        {
+            return None;
+        }
+    }
     serde_json::from_str(data).ok()
 }
 
@@ -858,6 +874,27 @@ mod tests {
             None
         );
         assert_eq!(event_of_frame(": heartbeat\n\n"), None);
+    }
+
+    #[test]
+    fn an_update_that_changes_neither_assignee_nor_status_is_not_read_past_its_changes() {
+        let notes = event(
+            EventType::OrderUpdated,
+            "florist-c",
+            &["notes"],
+            Some("florist-b"),
+        );
+        assert_eq!(scope(&notes, &none()), None);
+        assert_eq!(event_of_frame(&sse_frame(&notes)), None);
+        for changed in [&["notes", "status"][..], &["assignedTo"]] {
+            let e = event(
+                EventType::OrderUpdated,
+                "florist-c",
+                changed,
+                Some("florist-b"),
+            );
+            assert_eq!(event_of_frame(&sse_frame(&e)), Some(e));
+        }
     }
 
     fn parse(payload: &str) -> Value {
