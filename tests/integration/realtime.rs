@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::support::{ids, secs, Client, Resume, Server, SseMsg, Tenant, HEARTBEAT_SECONDS};
+use crate::support::{ids, secs, Client, Resume, Server, Sse, SseMsg, Tenant, HEARTBEAT_SECONDS};
 
 pub const TESTS: &[crate::Test] = &[
     (
@@ -67,6 +67,11 @@ pub const SERVER_TESTS: &[crate::ServerTest] = &[
     (
         "polling_reads_the_event_log_by_a_primary_key_range",
         polling_reads_the_event_log_by_a_primary_key_range,
+    ),
+    // Alone: it pushes megabytes through the runtime and times how far a reader falls behind.
+    (
+        "a_reader_that_stops_reading_is_dropped_once_a_megabyte_is_queued",
+        a_reader_that_stops_reading_is_dropped_once_a_megabyte_is_queued,
     ),
 ];
 
@@ -568,4 +573,125 @@ fn polling_pages_through_a_long_backlog_with_has_more(c: &Client) {
             .unwrap_or(Value::Null);
         assert_eq!(reported, current);
     }
+}
+
+/// How far behind a reader may fall before the hub drops it (`MAX_QUEUED_BYTES` in
+/// src/hub_do.rs).
+const MAX_QUEUED_BYTES: usize = 1024 * 1024;
+
+/// The most a kernel send buffer may grow to (`net.ipv4.tcp_wmem`'s maximum): what the
+/// runtime's socket can hold for a reader that stopped before the runtime's stream backs up.
+fn kernel_send_buffer_max() -> usize {
+    std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(2)?.parse().ok())
+        .unwrap_or(4 * 1024 * 1024)
+}
+
+/// An order as large as an order may be (64 KB: notes 16 KB, the rest under 48 KB), so each
+/// event is about 64 KB.
+fn biggest_order(n: usize) -> Value {
+    let title = "🌹".repeat(110); // 440 bytes, 110 characters
+    let items: Vec<Value> = (0..100)
+        .map(|_| json!({"title": title, "quantity": 1}))
+        .collect();
+    json!({"customerName": format!("Stalled {n}"), "items": items, "notes": "🌹".repeat(4096)})
+}
+
+/// Issue #10: a subscriber that stops reading is dropped once about 1 MiB is queued for it, on
+/// the write path. Its stream is read straight from the runtime's entry socket: through
+/// wrangler's proxy it never backs up (the proxy buffers the body for a slow client). The
+/// kernel's buffers absorb the first megabytes (a small SO_RCVBUF keeps the client's side
+/// small; the runtime's send buffer may grow to `tcp_wmem`'s maximum), so the events are
+/// written until the hub lets go, within that buffer + 1 MiB + a margin.
+fn a_reader_that_stops_reading_is_dropped_once_a_megabyte_is_queued(server: &mut Server) {
+    let c = server.client();
+    let t = c.tenant("stall");
+    let direct = server.runtime_client();
+    let path = t.path(&format!("/realtime/orders?access_token={}", t.florist));
+    let stalled = Sse::open_unread(&direct, &path, 4096);
+    let control = Sse::open(&direct, &path, &[]);
+    assert_eq!(control.status, 200);
+    let deadline = Instant::now() + secs(10);
+    while t.stats()["subscribers"] != 2 {
+        assert!(Instant::now() < deadline, "both subscribers: {}", t.stats());
+        thread::sleep(Duration::from_millis(50));
+    }
+
+    let budget = kernel_send_buffer_max() + MAX_QUEUED_BYTES + 2 * 1024 * 1024;
+    let mut written = 0; // bytes of event data sent to each subscriber
+    let mut received = Vec::new(); // what the control subscriber got, in order
+    let written_before_drop = loop {
+        let r = c.call(
+            "POST",
+            &t.path("/orders"),
+            Some(&t.florist),
+            Some(biggest_order(received.len())),
+        );
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        // Once the control subscriber has it, the broadcast has tried the stalled one too.
+        let event = control.events(1, secs(10)).remove(0);
+        written += event.2.to_string().len();
+        received.push(event);
+        if t.stats()["subscribers"] == 1 {
+            break written;
+        }
+        assert!(
+            written < budget,
+            "the stalled subscriber is still there after {written} bytes ({} events)",
+            received.len()
+        );
+    };
+    let events_before_drop = received.len();
+    // The reader had fallen a megabyte behind: nothing is dropped before that.
+    assert!(
+        written_before_drop > MAX_QUEUED_BYTES,
+        "{written_before_drop}"
+    );
+
+    // The control subscriber stays, and gets every event, in order, before and after the drop.
+    for n in 0..3 {
+        t.create_order(&format!("After {n}"));
+    }
+    received.extend(control.events(3, secs(10)));
+    let total = received.len() as u64;
+    assert_eq!(ids(&received), (1..=total).collect::<Vec<_>>());
+    assert_eq!(t.stats()["subscribers"], 1);
+
+    // The stalled client wakes up: it reads a prefix of the events, then its stream ends.
+    let stalled = stalled.start_reading();
+    assert_eq!(stalled.status, 200);
+    let mut got = Vec::new();
+    loop {
+        match stalled.next(secs(10)) {
+            Some(SseMsg::Event { id, event, data }) if event != "heartbeat" => {
+                got.push((id, event, data))
+            }
+            Some(SseMsg::Closed) => break,
+            Some(_) => continue,
+            None => panic!(
+                "the stalled stream did not end; it had {} events",
+                got.len()
+            ),
+        }
+    }
+    let prefix = got.len() as u64;
+    assert_eq!(ids(&got), (1..=prefix).collect::<Vec<_>>());
+    // Every event queued before the drop, and none after: the write that found it a megabyte
+    // behind was not made (or, if a heartbeat's check came first, the last one was queued).
+    assert!(
+        (events_before_drop as u64 - 1..=events_before_drop as u64).contains(&prefix),
+        "the stalled reader got {prefix} events; {events_before_drop} were written before the drop"
+    );
+    // The stream was closed behind what it had queued, not cut: the megabyte it held arrives.
+    let read: usize = got.iter().map(|e| e.2.to_string().len()).sum();
+    assert!(
+        read > MAX_QUEUED_BYTES,
+        "the stalled reader got only {read} bytes"
+    );
+    eprintln!(
+        "stalled subscriber dropped after {written_before_drop} bytes ({events_before_drop} \
+         events) were written; on waking it read {prefix} of {total} events ({read} bytes), \
+         then its stream ended"
+    );
 }

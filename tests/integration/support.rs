@@ -185,11 +185,11 @@ impl Server {
         }
     }
 
-    /// Kills the runtime (every `workerd` under this server's wrangler) with SIGKILL, like a
-    /// crash: no chance to flush or say goodbye.
-    pub fn kill_runtime(&mut self) {
+    /// Every `workerd` under this server's wrangler: the proxy that listens on [`Server::port`]
+    /// and the runtime that runs the Worker.
+    fn workerd_pids(&self) -> Vec<u32> {
         let Some(root) = self.child.as_ref().map(|c| c.id()) else {
-            return;
+            return Vec::new();
         };
         let mut family = vec![root];
         let mut i = 0;
@@ -215,14 +215,77 @@ impl Server {
             }
             i += 1;
         }
-        for pid in family.into_iter().skip(1) {
-            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-            if comm.trim() == "workerd" {
-                let _ = Command::new("kill")
-                    .args(["-KILL", &pid.to_string()])
-                    .status();
+        family
+            .into_iter()
+            .skip(1)
+            .filter(|pid| {
+                let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+                comm.trim() == "workerd"
+            })
+            .collect()
+    }
+
+    /// Kills the runtime (every `workerd` under this server's wrangler) with SIGKILL, like a
+    /// crash: no chance to flush or say goodbye.
+    pub fn kill_runtime(&mut self) {
+        for pid in self.workerd_pids() {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+    }
+
+    /// The runtime workerd's own entry socket, which wrangler's proxy forwards to: the one
+    /// port a `workerd` of this server listens on, other than [`Server::port`], that answers
+    /// `/api/health`. A client there meets the runtime's streams directly; through the proxy
+    /// it does not, because the proxy reads a response body as fast as the runtime writes it
+    /// and buffers it for a slow client (so a stalled reader never backs up the Worker's stream).
+    pub fn runtime_port(&self) -> Option<u16> {
+        let mut sockets = Vec::new();
+        for pid in self.workerd_pids() {
+            let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+                continue;
+            };
+            for fd in fds.flatten() {
+                let target = std::fs::read_link(fd.path()).unwrap_or_default();
+                let target = target.to_string_lossy();
+                if let Some(inode) = target
+                    .strip_prefix("socket:[")
+                    .and_then(|t| t.strip_suffix(']'))
+                {
+                    sockets.push(inode.to_string());
+                }
             }
         }
+        // /proc/net/tcp: `sl local_address rem_address st … inode`, addresses as hex `IP:PORT`,
+        // state 0A = LISTEN.
+        let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+        let ports = table.lines().skip(1).filter_map(|line| {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            let (local, state, inode) = (cols.get(1)?, cols.get(3)?, cols.get(9)?);
+            if *state != "0A" || !sockets.iter().any(|s| s == inode) {
+                return None;
+            }
+            u16::from_str_radix(local.rsplit(':').next()?, 16).ok()
+        });
+        ports
+            .filter(|p| *p != self.port && *p != self.inspector_port)
+            .find(|p| {
+                let client = Client {
+                    port: *p,
+                    ..self.client()
+                };
+                client
+                    .request_within(
+                        Duration::from_secs(2),
+                        "GET",
+                        "/api/health",
+                        None,
+                        &[],
+                        None,
+                    )
+                    .is_ok_and(|r| r.status == 200)
+            })
     }
 
     pub fn state_dir(&self) -> &std::path::Path {
@@ -232,6 +295,17 @@ impl Server {
     pub fn restart(&mut self) {
         self.stop();
         self.spawn();
+    }
+
+    /// A client of the runtime's entry socket ([`Server::runtime_port`]).
+    pub fn runtime_client(&self) -> Client {
+        let port = self
+            .runtime_port()
+            .expect("no workerd of this server answers /api/health besides wrangler's proxy");
+        Client {
+            port,
+            ..self.client()
+        }
     }
 
     pub fn client(&self) -> Client {
@@ -385,8 +459,22 @@ impl Client {
         extra_headers: &[(&str, &str)],
         body: Option<(&str, &[u8])>,
     ) -> std::io::Result<Resp> {
+        let timeout = Duration::from_secs(30);
+        self.request_within(timeout, method, path, token, extra_headers, body)
+    }
+
+    /// As [`Client::request`], giving up when the answer stalls for `timeout`.
+    pub fn request_within(
+        &self,
+        timeout: Duration,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        extra_headers: &[(&str, &str)],
+        body: Option<(&str, &[u8])>,
+    ) -> std::io::Result<Resp> {
         let mut stream = self.connect()?;
-        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+        stream.set_read_timeout(Some(timeout))?;
         let mut head = format!(
             "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n",
             self.port
@@ -655,6 +743,31 @@ impl Sse {
         headers: &[(String, String)],
     ) -> std::io::Result<Sse> {
         let mut stream = client.connect()?;
+        Self::send_request(&mut stream, client, path, headers)?;
+        Self::read_from(stream)
+    }
+
+    /// Sends the request of `path` and reads nothing: a client whose reader has stalled (a
+    /// frozen tab, a phone on a dead link). Its receive buffer is `recv_buffer` bytes (the
+    /// kernel's rounding aside), so the kernel does not absorb what the server sends.
+    pub fn open_unread(client: &Client, path: &str, recv_buffer: usize) -> UnreadSse {
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+            .expect("socket");
+        // Before connecting, so the window the handshake offers is already small.
+        socket.set_recv_buffer_size(recv_buffer).expect("SO_RCVBUF");
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], client.port));
+        socket.connect(&addr.into()).expect("connect");
+        let mut stream = TcpStream::from(socket);
+        Self::send_request(&mut stream, client, path, &[]).expect("send the SSE request");
+        UnreadSse { stream }
+    }
+
+    fn send_request(
+        stream: &mut TcpStream,
+        client: &Client,
+        path: &str,
+        headers: &[(String, String)],
+    ) -> std::io::Result<()> {
         let mut head = format!(
             "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAccept: text/event-stream\r\n",
             client.port
@@ -663,7 +776,11 @@ impl Sse {
             head.push_str(&format!("{k}: {v}\r\n"));
         }
         head.push_str("\r\n");
-        stream.write_all(head.as_bytes())?;
+        stream.write_all(head.as_bytes())
+    }
+
+    /// Reads the response head from `stream`, then its events on a background thread.
+    fn read_from(stream: TcpStream) -> std::io::Result<Sse> {
         let socket = stream.try_clone()?;
         let mut reader = BufReader::new(stream);
         let (status, resp_headers) = read_head(&mut reader)?;
@@ -784,6 +901,18 @@ impl Sse {
     /// Cuts the connection without a goodbye, like a laptop lid closing.
     pub fn cut(self) {
         let _ = self.socket.shutdown(Shutdown::Both);
+    }
+}
+
+/// An SSE request whose response nobody has read yet (see [`Sse::open_unread`]).
+pub struct UnreadSse {
+    stream: TcpStream,
+}
+
+impl UnreadSse {
+    /// The reader wakes up: reads what the server has sent since, as [`Sse::open`] does.
+    pub fn start_reading(self) -> Sse {
+        Sse::read_from(self.stream).expect("read the stalled SSE response")
     }
 }
 
