@@ -22,7 +22,6 @@ use js_sys::Uint8Array;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use wasm_bindgen::JsValue;
-use web_sys::TransformStream;
 use worker::{
     durable_object, Env, Headers, Method, Request, RequestInit, Response, ResponseBuilder, Result,
     State, WebSocket, WebSocketIncomingMessage, WebSocketPair, WebSocketRequestResponsePair,
@@ -47,8 +46,7 @@ const PRUNE_EVERY_MS: i64 = 3_600_000;
 /// Bytes a subscriber may leave unread: past this it is dropped on the write that crosses it
 /// (a stalled client must not hold the object's memory).
 pub const MAX_QUEUED_BYTES: usize = 1024 * 1024;
-/// The stream's own buffer before it counts as backed up, and the backlog a replay lets build
-/// up before it reads the next page of the log.
+/// The backlog a replay lets build up before it reads the next page of the log.
 const STREAM_HIGH_WATER_BYTES: usize = 64 * 1024;
 /// Storage keys: the broadcast position (for sockets adopted after a wake) and the users in
 /// their leave grace period.
@@ -798,17 +796,7 @@ impl HubInner {
     /// Opens an SSE stream.
     async fn subscribe(&self, visitor: &Visitor, resume: Option<String>) -> ApiResult<Response> {
         self.check_limits(&visitor.user)?;
-        // Counted in bytes, so "how far behind" is a size, whatever the events weigh.
-        let strategy = web_sys::ByteLengthQueuingStrategy::new(&web_sys::QueuingStrategyInit::new(
-            STREAM_HIGH_WATER_BYTES as f64,
-        ))
-        .map_err(js_error)?;
-        let stream = TransformStream::new_with_transformer_and_writable_strategy(
-            &js_sys::Object::new(),
-            wasm_bindgen::JsCast::unchecked_ref(&strategy),
-        )
-        .map_err(js_error)?;
-        let writer = stream.writable().get_writer().map_err(js_error)?;
+        let (writer, body) = crate::stream_sink::pipe().map_err(js_error)?;
         let sink = Conn::Sse(self.streams.open(writer));
         let conn_id = self.new_conn_id("sse");
         if let Err(err) = self.open(sink, &conn_id, visitor, resume, None).await {
@@ -824,7 +812,7 @@ impl HubInner {
         crate::cors_headers(&headers)?;
         Ok(ResponseBuilder::new()
             .with_headers(headers)
-            .stream(stream.readable()))
+            .stream(body))
     }
 
     /// Accepts a WebSocket with the hibernation API: hello, the full presence, the replay from

@@ -29,6 +29,33 @@ extern "C" {
     fn catch_calling(this: &Settling, on_rejected: &JsValue) -> Promise;
 }
 
+#[wasm_bindgen]
+extern "C" {
+    /// workerd's byte pipe (`IdentityTransformStream`): what is written is handed natively to
+    /// whoever reads, with no JavaScript queue or promise machinery per chunk in between.
+    /// <https://developers.cloudflare.com/workers/runtime-apis/streams/transformstream/>
+    type IdentityTransformStream;
+    #[wasm_bindgen(constructor, catch)]
+    fn new() -> Result<IdentityTransformStream, JsValue>;
+    #[wasm_bindgen(method, getter)]
+    fn readable(this: &IdentityTransformStream) -> web_sys::ReadableStream;
+    #[wasm_bindgen(method, getter)]
+    fn writable(this: &IdentityTransformStream) -> web_sys::WritableStream;
+}
+
+/// A byte pipe for one SSE response: its writer (for the hub) and its readable end (the body).
+/// The runtime's native pipe where there is one; a standard `TransformStream` elsewhere.
+pub fn pipe() -> Result<(WritableStreamDefaultWriter, web_sys::ReadableStream), JsValue> {
+    let (writable, readable) = match IdentityTransformStream::new() {
+        Ok(native) => (native.writable(), native.readable()),
+        Err(_) => {
+            let standard = web_sys::TransformStream::new()?;
+            (standard.writable(), standard.readable())
+        }
+    };
+    Ok((writable.get_writer()?, readable))
+}
+
 fn settling(promise: &Promise) -> &Settling {
     promise.unchecked_ref()
 }
