@@ -28,6 +28,8 @@ build: setup
 	$(WASM_OPT_BIN) -Oz --low-memory-unused --strip-debug --strip-producers --enable-exception-handling \
 	  --enable-reference-types --enable-bulk-memory --enable-nontrapping-float-to-int \
 	  --enable-sign-ext --enable-mutable-globals --enable-multivalue build/index_bg.wasm -o build/index_bg.wasm
+	@# The contract is a static asset (GET /api/openapi.json reads it through ASSETS), not Wasm.
+	cp docs/openapi.json public/openapi.json
 	$(ESBUILD_BIN) client/board/main.tsx --bundle --minify --format=esm --target=es2020 \
 	  --outfile=public/board.js --log-level=warning
 
