@@ -212,7 +212,20 @@ pub fn parse_date(raw: &str) -> Option<String> {
     chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
         .ok()
         .filter(|_| raw.len() == 10)
-        .map(|d| d.format("%Y-%m-%d").to_string())
+        .map(format_date)
+}
+
+/// A date as chrono's `%Y-%m-%d` writes it (a year outside 0–9999 gets a sign and 4+ digits).
+/// Written here rather than with `format()`, whose general strftime formatter (and through it
+/// the Unicode lowercase table) is most of chrono's share of the Wasm (issue #14).
+pub fn format_date(date: chrono::NaiveDate) -> String {
+    use chrono::Datelike;
+    let (year, month, day) = (date.year(), date.month(), date.day());
+    if (0..=9999).contains(&year) {
+        format!("{year:04}-{month:02}-{day:02}")
+    } else {
+        format!("{year:+05}-{month:02}-{day:02}")
+    }
 }
 
 fn parse_items(obj: &Value) -> ApiResult<Vec<Item>> {
@@ -399,10 +412,17 @@ impl OrderPatch {
 
 /// RFC 3339 UTC with milliseconds, e.g. `2026-11-24T10:00:00.000Z`: sorts as text in time order.
 pub fn format_timestamp(millis: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(millis)
+    use chrono::Timelike;
+    let at = chrono::DateTime::from_timestamp_millis(millis)
         .unwrap_or_default()
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
+        .naive_utc();
+    let (hour, minute, second) = (at.hour(), at.minute(), at.second());
+    // `%.3f`: the milliseconds of the second (a leap second's nanoseconds run past 10^9).
+    let milli = at.nanosecond() % 1_000_000_000 / 1_000_000;
+    format!(
+        "{}T{hour:02}:{minute:02}:{second:02}.{milli:03}Z",
+        format_date(at.date())
+    )
 }
 
 /// Parses any RFC 3339 timestamp into the canonical form of [`format_timestamp`].
@@ -445,6 +465,39 @@ pub(crate) fn sample_order() -> Order {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_and_timestamps_are_written_as_chrono_writes_them() {
+        use chrono::NaiveDate;
+        for (y, m, d) in [
+            (2026, 11, 25),
+            (1, 1, 1),
+            (0, 2, 29),
+            (9999, 12, 31),
+            (10000, 1, 1),
+            (-1, 3, 4),
+        ] {
+            let date = NaiveDate::from_ymd_opt(y, m, d).expect("a date");
+            assert_eq!(format_date(date), date.format("%Y-%m-%d").to_string());
+        }
+        for millis in [
+            0,
+            1,
+            999,
+            1_764_064_800_123,
+            -1,
+            -62_135_596_800_000,
+            253_402_300_799_999,
+            300_000_000_000_000,
+            i64::MAX,
+        ] {
+            let chrono = chrono::DateTime::from_timestamp_millis(millis)
+                .unwrap_or_default()
+                .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+                .to_string();
+            assert_eq!(format_timestamp(millis), chrono, "{millis}");
+        }
+    }
     use serde_json::json;
 
     fn order() -> Order {

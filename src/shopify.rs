@@ -216,7 +216,7 @@ pub fn parse_order(raw_body: &[u8]) -> Result<ShopifyOrder, MapError> {
     let items = items(&order, cancelled)?;
     let delivery_date = attribute(&order, DELIVERY_DATE_KEYS)?
         .and_then(parse_delivery_date)
-        .map(|date| date.format("%Y-%m-%d").to_string());
+        .map(crate::domain::format_date);
     let card_message = attribute(&order, CARD_MESSAGE_KEYS)?.map(|message| clip(message, NOTE_MAX));
     let shopify_note = text(&order, "", "note")?.map(|note| clip(note, NOTE_MAX));
     let updated_at = updated_at(&order)?;
@@ -613,10 +613,13 @@ fn find_in_pairs<'a>(pairs: &'a [Value], keys: &[&str]) -> Option<&'a str> {
 }
 
 /// Lowercase letters and digits only: "Delivery-Date", "delivery_date" → "deliverydate".
+/// Only ASCII is lowercased: the keys are ASCII without a `k` (the one letter a non-ASCII one,
+/// U+212A KELVIN SIGN, lowercases to), so a name with any other letter never matched anyway,
+/// and the Unicode lowercase table stays out of the Wasm (issue #14).
 fn attribute_key(name: &str) -> String {
     name.chars()
         .filter(|c| c.is_alphanumeric())
-        .flat_map(char::to_lowercase)
+        .map(|c| c.to_ascii_lowercase())
         .collect()
 }
 
@@ -697,6 +700,18 @@ fn updated_at(order: &Object) -> Result<Option<String>, MapError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attribute_keys_are_what_an_ascii_only_lowercasing_can_match() {
+        for key in DELIVERY_DATE_KEYS.iter().chain(CARD_MESSAGE_KEYS) {
+            assert!(!key.contains('k'), "{key}: U+212A lowercases to k");
+            assert!(key
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
+            assert_eq!(attribute_key(key), *key);
+        }
+        assert_eq!(attribute_key("Delivery–Date 📅"), "deliverydate");
+    }
     use serde_json::json;
 
     const SECRET: &[u8] = b"shpss_test_secret_for_demo_flowers";
