@@ -630,7 +630,7 @@ fn parse_delivery_date(value: &str) -> Option<NaiveDate> {
     let value = value.trim();
     if let (Some(date), Some(rest)) = (value.get(..10), value.get(10..)) {
         if rest.is_empty() || rest.starts_with(['T', 't', ' ']) {
-            if let Ok(date) = NaiveDate::parse_from_str(date, "%Y-%m-%d") {
+            if let Some(date) = crate::domain::parse_date_as(date, "%Y-%m-%d") {
                 return Some(date);
             }
         }
@@ -648,7 +648,7 @@ fn parse_delivery_date(value: &str) -> Option<NaiveDate> {
         "%A %d %B %Y",
     ]
     .iter()
-    .find_map(|format| NaiveDate::parse_from_str(value, format).ok())
+    .find_map(|format| crate::domain::parse_date_as(value, format))
 }
 
 /// "2026/11/25", "11/25/2026", "25/11/2026" (when unambiguous) and "25.11.2026".
