@@ -23,9 +23,13 @@ setup:
 build: setup
 	worker-build --release --no-opt
 	@# wasm-opt from npm's binaryen, run here so the name section (~130 KB) is dropped too.
-	$(WASM_OPT_BIN) -Oz --strip-debug --strip-producers --enable-exception-handling \
+	@# --low-memory-unused: Rust's wasm32 layout puts the 1 MiB stack first, growing down to
+	@# address 0, so the lowest 1 KiB is reached only by a stack that has already overflowed.
+	$(WASM_OPT_BIN) -Oz --low-memory-unused --strip-debug --strip-producers --enable-exception-handling \
 	  --enable-reference-types --enable-bulk-memory --enable-nontrapping-float-to-int \
 	  --enable-sign-ext --enable-mutable-globals --enable-multivalue build/index_bg.wasm -o build/index_bg.wasm
+	@# The contract is a static asset (GET /api/openapi.json reads it through ASSETS), not Wasm.
+	cp docs/openapi.json public/openapi.json
 	$(ESBUILD_BIN) client/board/main.tsx --bundle --minify --format=esm --target=es2020 \
 	  --outfile=public/board.js --log-level=warning
 

@@ -209,10 +209,138 @@ fn required_string(obj: &Value, key: &str, max: usize) -> ApiResult<String> {
 
 /// `YYYY-MM-DD`, a real calendar date.
 pub fn parse_date(raw: &str) -> Option<String> {
-    chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-        .ok()
+    parse_date_as(raw, "%Y-%m-%d")
         .filter(|_| raw.len() == 10)
-        .map(|d| d.format("%Y-%m-%d").to_string())
+        .map(format_date)
+}
+
+/// A date as chrono's `%Y-%m-%d` writes it (a year outside 0–9999 gets a sign and 4+ digits).
+/// Written here rather than with `format()`, whose general strftime formatter (and through it
+/// the Unicode lowercase table) is most of chrono's share of the Wasm (issue #14).
+pub fn format_date(date: chrono::NaiveDate) -> String {
+    use chrono::Datelike;
+    let (year, month, day) = (date.year(), date.month(), date.day());
+    if (0..=9999).contains(&year) {
+        format!("{year:04}-{month:02}-{day:02}")
+    } else {
+        format!("{year:+05}-{month:02}-{day:02}")
+    }
+}
+
+/// `value` read with a date `format` of chrono's `%` syntax, exactly as chrono's
+/// `NaiveDate::parse_from_str` reads it, for the specifiers the API's formats use: `%Y` (up to 4
+/// digits, or a sign and any digits), `%m` and `%d` (1–2 digits), `%b`/`%a` (the first three
+/// letters of an English month/weekday name, any case), `%B`/`%A` (the same, then the rest of
+/// that name if it follows). Numbers may follow whitespace; whitespace in the format matches
+/// any run of whitespace, also none; any other character matches itself; nothing may be left
+/// over; a weekday must be the date's. Written here because chrono's general strftime parser
+/// was 24 KB of the Wasm (issue #14); a unit test holds the two against each other.
+pub fn parse_date_as(value: &str, format: &str) -> Option<chrono::NaiveDate> {
+    use chrono::Datelike;
+    const MONTHS: [&str; 12] = [
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    ];
+    const WEEKDAYS: [&str; 7] = [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ];
+    // Up to `max` ASCII digits, at least one.
+    fn digits(s: &str, max: usize) -> Option<(&str, i64)> {
+        let n = s.bytes().take(max).take_while(u8::is_ascii_digit).count();
+        if n == 0 {
+            return None;
+        }
+        let v = s.as_bytes()[..n].iter().try_fold(0i64, |v, b| {
+            v.checked_mul(10)?.checked_add(i64::from(b - b'0'))
+        })?;
+        Some((&s[n..], v))
+    }
+    // A name's first three letters (its index), then the rest of it when `long` and it follows.
+    fn name<'a>(s: &'a str, names: &[&str], long: bool) -> Option<(&'a str, usize)> {
+        let head = s.as_bytes().get(..3)?;
+        let at = names
+            .iter()
+            .position(|n| head.eq_ignore_ascii_case(&n.as_bytes()[..3]))?;
+        let rest = &names[at].as_bytes()[3..];
+        match s.as_bytes().get(3..3 + rest.len()) {
+            Some(next) if long && next.eq_ignore_ascii_case(rest) => {
+                Some((&s[3 + rest.len()..], at))
+            }
+            _ => Some((&s[3..], at)),
+        }
+    }
+    let (mut year, mut month, mut day, mut weekday) = (None, None, None, None);
+    let mut s = value;
+    let mut spec = format.chars();
+    while let Some(c) = spec.next() {
+        if c.is_whitespace() {
+            s = s.trim_start();
+            continue;
+        }
+        if c != '%' {
+            s = s.strip_prefix(c)?;
+            continue;
+        }
+        match spec.next()? {
+            'Y' => {
+                s = s.trim_start();
+                let (rest, v) = if let Some(r) = s.strip_prefix('-') {
+                    let (r, v) = digits(r, usize::MAX)?;
+                    (r, v.checked_neg()?)
+                } else if let Some(r) = s.strip_prefix('+') {
+                    digits(r, usize::MAX)?
+                } else {
+                    digits(s, 4)?
+                };
+                s = rest;
+                year = Some(i32::try_from(v).ok()?);
+            }
+            which @ ('m' | 'd') => {
+                let (rest, v) = digits(s.trim_start(), 2)?;
+                s = rest;
+                let v = u32::try_from(v).ok()?;
+                if which == 'm' {
+                    month = Some(v);
+                } else {
+                    day = Some(v);
+                }
+            }
+            which @ ('b' | 'B') => {
+                let (rest, at) = name(s, &MONTHS, which == 'B')?;
+                s = rest;
+                month = Some(at as u32 + 1);
+            }
+            which @ ('a' | 'A') => {
+                let (rest, at) = name(s, &WEEKDAYS, which == 'A')?;
+                s = rest;
+                weekday = Some(at as u32);
+            }
+            _ => return None,
+        }
+    }
+    if !s.is_empty() {
+        return None;
+    }
+    let date = chrono::NaiveDate::from_ymd_opt(year?, month?, day?)?;
+    weekday
+        .is_none_or(|w| w == date.weekday().num_days_from_monday())
+        .then_some(date)
 }
 
 fn parse_items(obj: &Value) -> ApiResult<Vec<Item>> {
@@ -399,10 +527,17 @@ impl OrderPatch {
 
 /// RFC 3339 UTC with milliseconds, e.g. `2026-11-24T10:00:00.000Z`: sorts as text in time order.
 pub fn format_timestamp(millis: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(millis)
+    use chrono::Timelike;
+    let at = chrono::DateTime::from_timestamp_millis(millis)
         .unwrap_or_default()
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
+        .naive_utc();
+    let (hour, minute, second) = (at.hour(), at.minute(), at.second());
+    // `%.3f`: the milliseconds of the second (a leap second's nanoseconds run past 10^9).
+    let milli = at.nanosecond() % 1_000_000_000 / 1_000_000;
+    format!(
+        "{}T{hour:02}:{minute:02}:{second:02}.{milli:03}Z",
+        format_date(at.date())
+    )
 }
 
 /// Parses any RFC 3339 timestamp into the canonical form of [`format_timestamp`].
@@ -445,6 +580,128 @@ pub(crate) fn sample_order() -> Order {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_are_parsed_as_chrono_parses_them() {
+        const FORMATS: [&str; 8] = [
+            "%Y-%m-%d",
+            "%B %d, %Y",
+            "%b %d, %Y",
+            "%A, %B %d, %Y",
+            "%a, %b %d, %Y",
+            "%d %B %Y",
+            "%d %b %Y",
+            "%A %d %B %Y",
+        ];
+        let inputs = [
+            "2026-11-25",
+            "2026-1-5",
+            " 2026- 1-05",
+            "+2026-11-25",
+            "-0001-03-01",
+            "+12026-01-01",
+            "12026-01-01",
+            "2026-13-01",
+            "2026-02-29",
+            "2024-02-29",
+            "2026-11-25x",
+            "2026-11-25 ",
+            "2026-11-031",
+            "0000-01-01",
+            "99999999999-01-01",
+            "+99999999999999999999-01-01",
+            "2026-11",
+            "",
+            " ",
+            "2026‐11‐25",
+            "٢٠٢٦-11-25",
+            "2026-11-2\u{3000}",
+            "November 25, 2026",
+            "november 25,2026",
+            "NOV 25, 2026",
+            "Nov 25, 2026",
+            "Nov25, 2026",
+            "Novem 25, 2026",
+            "November  25 ,2026",
+            "Sept 25, 2026",
+            "Sep 25, 2026",
+            "September 5, 2026",
+            "May 1, 2026",
+            "Mayday 1, 2026",
+            "Nov 25, 26",
+            "Nov 25 2026",
+            "Wednesday, November 25, 2026",
+            "Thursday, November 25, 2026",
+            "wed, nov 25, 2026",
+            "Wed, Nov 25, 2026",
+            "Wednes, Nov 25, 2026",
+            "Wed, November 25, 2026",
+            "25 November 2026",
+            "25 Nov 2026",
+            "25November2026",
+            "5 nov 2026",
+            "025 Nov 2026",
+            "Wednesday 25 November 2026",
+            "Wed 25 Nov 2026",
+            "Tuesday 25 November 2026",
+            "25 Nov 2026 ",
+            " 25 Nov 2026",
+            "25 Növ 2026",
+            "Ñov 25, 2026",
+            "Nov 25, 2026\u{a0}",
+            "Nov\u{2003}25,\u{2003}2026",
+            "Nov 31, 2026",
+            "Feb 30, 2026",
+            "Nov 0, 2026",
+            "Nov 25, +2026",
+            "Nov 25, -44",
+            "Nov 25, 20265",
+            "Nov 25, 2026-",
+            "Nov 25,\t2026",
+        ];
+        for format in FORMATS {
+            for input in inputs {
+                assert_eq!(
+                    parse_date_as(input, format),
+                    chrono::NaiveDate::parse_from_str(input, format).ok(),
+                    "{input:?} as {format:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn dates_and_timestamps_are_written_as_chrono_writes_them() {
+        use chrono::NaiveDate;
+        for (y, m, d) in [
+            (2026, 11, 25),
+            (1, 1, 1),
+            (0, 2, 29),
+            (9999, 12, 31),
+            (10000, 1, 1),
+            (-1, 3, 4),
+        ] {
+            let date = NaiveDate::from_ymd_opt(y, m, d).expect("a date");
+            assert_eq!(format_date(date), date.format("%Y-%m-%d").to_string());
+        }
+        for millis in [
+            0,
+            1,
+            999,
+            1_764_064_800_123,
+            -1,
+            -62_135_596_800_000,
+            253_402_300_799_999,
+            300_000_000_000_000,
+            i64::MAX,
+        ] {
+            let chrono = chrono::DateTime::from_timestamp_millis(millis)
+                .unwrap_or_default()
+                .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+                .to_string();
+            assert_eq!(format_timestamp(millis), chrono, "{millis}");
+        }
+    }
     use serde_json::json;
 
     fn order() -> Order {

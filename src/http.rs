@@ -86,13 +86,47 @@ pub async fn json_body(req: &mut Request) -> ApiResult<Value> {
 
 /// Query parameters of the request URL.
 pub fn query(req: &Request) -> Vec<(String, String)> {
-    req.url()
-        .map(|u| {
-            u.query_pairs()
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect()
+    query_pairs(&req.inner().url())
+}
+
+/// The `name=value` pairs of a URL's query, decoded as `application/x-www-form-urlencoded`
+/// (`+` is a space, `%XY` a byte, invalid UTF-8 replaced), as `url`'s `query_pairs` does. Read
+/// from the URL text so the `url` crate, and its IDNA tables, stay out of the Wasm (issue #14).
+pub fn query_pairs(url: &str) -> Vec<(String, String)> {
+    let url = url.split('#').next().unwrap_or_default();
+    let Some((_, query)) = url.split_once('?') else {
+        return Vec::new();
+    };
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (form_decode(name), form_decode(value))
         })
-        .unwrap_or_default()
+        .collect()
+}
+
+fn form_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |at: usize| bytes.get(at).and_then(|b| (*b as char).to_digit(16));
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => match (hex(i + 1), hex(i + 2)) {
+                (Some(hi), Some(lo)) => {
+                    out.push((hi * 16 + lo) as u8);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 pub fn query_param(params: &[(String, String)], name: &str) -> Option<String> {
@@ -144,4 +178,49 @@ pub async fn optional_json_body(req: &mut Request) -> ApiResult<Value> {
         return Err(ApiError::UnsupportedMediaType);
     }
     parse_json(&bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn query_pairs_decode_like_a_form() {
+        assert_eq!(
+            query_pairs("https://h.example/p?a=1&b=x+y&c=%41%2B%zz&&d&e=&a=2#f=3"),
+            pairs(&[
+                ("a", "1"),
+                ("b", "x y"),
+                ("c", "A+%zz"),
+                ("d", ""),
+                ("e", ""),
+                ("a", "2")
+            ])
+        );
+    }
+
+    #[test]
+    fn query_pairs_of_a_url_without_query_are_none() {
+        assert!(query_pairs("https://h.example/p").is_empty());
+        assert!(query_pairs("https://h.example/p?").is_empty());
+        assert!(query_pairs("https://h.example/p#a=1").is_empty());
+    }
+
+    #[test]
+    fn query_pairs_keep_utf8_and_replace_invalid_bytes() {
+        assert_eq!(
+            query_pairs("/p?name=Ren%C3%A9e&last%5Bid%5D=%FF&token=a=b"),
+            pairs(&[
+                ("name", "Renée"),
+                ("last[id]", "\u{FFFD}"),
+                ("token", "a=b")
+            ])
+        );
+    }
 }

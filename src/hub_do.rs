@@ -255,11 +255,8 @@ impl worker::DurableObject for TenantHub {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let url = req.url()?;
-        let params: Vec<(String, String)> = url
-            .query_pairs()
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
+        let params = crate::http::query(&req);
+        let path = req.path();
         let param = |name: &str| {
             params
                 .iter()
@@ -279,7 +276,7 @@ impl worker::DurableObject for TenantHub {
             },
             exp: param("exp").and_then(|e| e.parse().ok()),
         };
-        let result = match url.path() {
+        let result = match path.as_str() {
             "/publish" => {
                 let seq = param("seq").and_then(|s| s.parse::<u64>().ok());
                 match (seq, req.text().await) {
@@ -810,9 +807,7 @@ impl HubInner {
         headers.set("x-accel-buffering", "no")?;
         headers.set("content-encoding", "identity")?;
         crate::cors_headers(&headers)?;
-        Ok(ResponseBuilder::new()
-            .with_headers(headers)
-            .stream(body))
+        Ok(ResponseBuilder::new().with_headers(headers).stream(body))
     }
 
     /// Accepts a WebSocket with the hibernation API: hello, the full presence, the replay from

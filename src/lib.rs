@@ -36,6 +36,7 @@
 //!   - [`push_rules`]: Web Push rules: subscription validation, who gets which event, the
 //!     payload and headers, retries, the VAPID token cache.
 //!   - [`error`]: the one error type and its JSON body.
+//!   - [`small_map`]: a sorted-`Vec` map for the core's small maps (less Wasm than `BTreeMap`).
 
 pub mod app;
 pub mod auth;
@@ -57,6 +58,7 @@ pub mod push_rules;
 pub mod retention;
 pub mod routes;
 pub mod shopify;
+pub mod small_map;
 pub mod stream_sink;
 
 use worker::{event, Context, Env, Headers, Request, Response};

@@ -14,6 +14,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::small_map::SmallMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::domain::Role;
@@ -87,11 +89,11 @@ struct TypingState {
 pub struct Presence {
     conns: BTreeMap<String, Conn>,
     /// (user, order, field) → when it stops counting as editing, and when it was last sent.
-    typing: BTreeMap<(String, String, String), TypingState>,
+    typing: SmallMap<(String, String, String), TypingState>,
     /// Users whose last connection was lost uncleanly, and when they count as gone.
-    leaving: BTreeMap<String, i64>,
+    leaving: SmallMap<String, i64>,
     /// What others have been told, by user.
-    published: BTreeMap<String, UserEntry>,
+    published: SmallMap<String, UserEntry>,
 }
 
 impl Presence {
@@ -179,7 +181,7 @@ impl Presence {
             return (None, Diff::default());
         };
         let key = (user.clone(), order.to_string(), field.to_string());
-        let state = self.typing.entry(key).or_insert(TypingState {
+        let state = self.typing.get_or_insert_with(key, || TypingState {
             expires_at: now,
             last_broadcast: i64::MIN / 2,
         });

@@ -12,7 +12,7 @@
 //! invocation); everything that does not arrive is logged.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -26,6 +26,7 @@ use crate::push::{self, VapidKey};
 use crate::push_rules::{
     self, classify, retry_delay_ms, stored_prefs, Answer, Pref, Scope, TokenCache, TTL_SECONDS,
 };
+use crate::small_map::SmallMap;
 
 /// The VAPID signing key from the `VAPID_PRIVATE_KEY` secret (503 `push_not_configured` when
 /// it is missing or unreadable; the cause is logged).
@@ -179,15 +180,14 @@ async fn deliver(
         return Ok(());
     };
     let rows = db::push::candidates(&env.d1("DB")?, tenant, scope).await?;
-    let mut payloads: BTreeMap<Pref, Option<Rc<String>>> = BTreeMap::new();
+    let mut payloads: SmallMap<Pref, Option<Rc<String>>> = SmallMap::default();
     for row in rows {
         let prefs = stored_prefs(&row.events);
         let Some(why) = push_rules::reason(event, &row.user_id, &prefs, connected) else {
             continue;
         };
         let payload = payloads
-            .entry(why)
-            .or_insert_with(|| push_rules::payload(event, why).map(Rc::new))
+            .get_or_insert_with(why, || push_rules::payload(event, why).map(Rc::new))
             .clone();
         let Some(payload) = payload else {
             worker::console_error!("push: event {} has no payload that fits", event.id);

@@ -11,7 +11,9 @@
 //! - What a push service's answer means ([`classify`], [`retry_delay_ms`]) and how long a VAPID
 //!   token is reused ([`TokenCache`]).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
+
+use crate::small_map::SmallMap;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -503,7 +505,7 @@ pub fn retry_delay_ms(attempts: u32, retry_after: Option<&str>) -> Option<u64> {
 #[derive(Debug, Default)]
 pub struct TokenCache {
     signer: String,
-    entries: BTreeMap<String, (String, i64)>,
+    entries: SmallMap<String, (String, i64)>,
 }
 
 impl TokenCache {

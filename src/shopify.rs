@@ -216,7 +216,7 @@ pub fn parse_order(raw_body: &[u8]) -> Result<ShopifyOrder, MapError> {
     let items = items(&order, cancelled)?;
     let delivery_date = attribute(&order, DELIVERY_DATE_KEYS)?
         .and_then(parse_delivery_date)
-        .map(|date| date.format("%Y-%m-%d").to_string());
+        .map(crate::domain::format_date);
     let card_message = attribute(&order, CARD_MESSAGE_KEYS)?.map(|message| clip(message, NOTE_MAX));
     let shopify_note = text(&order, "", "note")?.map(|note| clip(note, NOTE_MAX));
     let updated_at = updated_at(&order)?;
@@ -613,10 +613,13 @@ fn find_in_pairs<'a>(pairs: &'a [Value], keys: &[&str]) -> Option<&'a str> {
 }
 
 /// Lowercase letters and digits only: "Delivery-Date", "delivery_date" → "deliverydate".
+/// Only ASCII is lowercased: the keys are ASCII without a `k` (the one letter a non-ASCII one,
+/// U+212A KELVIN SIGN, lowercases to), so a name with any other letter never matched anyway,
+/// and the Unicode lowercase table stays out of the Wasm (issue #14).
 fn attribute_key(name: &str) -> String {
     name.chars()
         .filter(|c| c.is_alphanumeric())
-        .flat_map(char::to_lowercase)
+        .map(|c| c.to_ascii_lowercase())
         .collect()
 }
 
@@ -627,7 +630,7 @@ fn parse_delivery_date(value: &str) -> Option<NaiveDate> {
     let value = value.trim();
     if let (Some(date), Some(rest)) = (value.get(..10), value.get(10..)) {
         if rest.is_empty() || rest.starts_with(['T', 't', ' ']) {
-            if let Ok(date) = NaiveDate::parse_from_str(date, "%Y-%m-%d") {
+            if let Some(date) = crate::domain::parse_date_as(date, "%Y-%m-%d") {
                 return Some(date);
             }
         }
@@ -645,7 +648,7 @@ fn parse_delivery_date(value: &str) -> Option<NaiveDate> {
         "%A %d %B %Y",
     ]
     .iter()
-    .find_map(|format| NaiveDate::parse_from_str(value, format).ok())
+    .find_map(|format| crate::domain::parse_date_as(value, format))
 }
 
 /// "2026/11/25", "11/25/2026", "25/11/2026" (when unambiguous) and "25.11.2026".
@@ -697,6 +700,18 @@ fn updated_at(order: &Object) -> Result<Option<String>, MapError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attribute_keys_are_what_an_ascii_only_lowercasing_can_match() {
+        for key in DELIVERY_DATE_KEYS.iter().chain(CARD_MESSAGE_KEYS) {
+            assert!(!key.contains('k'), "{key}: U+212A lowercases to k");
+            assert!(key
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
+            assert_eq!(attribute_key(key), *key);
+        }
+        assert_eq!(attribute_key("Delivery–Date 📅"), "deliverydate");
+    }
     use serde_json::json;
 
     const SECRET: &[u8] = b"shpss_test_secret_for_demo_flowers";

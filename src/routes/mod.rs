@@ -206,7 +206,7 @@ pub async fn route(mut req: Request, app: &App) -> ApiResult<Response> {
             };
             health::health(app, deep).await
         }
-        Endpoint::OpenApi => openapi::document(),
+        Endpoint::OpenApi => openapi::document(app).await,
         Endpoint::CreateTenant => admin::create_tenant(&mut req, app).await,
         Endpoint::RotateSigningKey => {
             let resp = admin::rotate_signing_key(&mut req, app, matched.tenant).await;
