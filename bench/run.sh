@@ -155,6 +155,12 @@ seed_sql() { # $1 = rust|js
   local spec t n
   for spec in bench-poll-1k:1000 bench-poll-100k:100000; do
     t=${spec%%:*}; n=${spec##*:}
+    # The Rust Worker signs each shop's tokens with that shop's own key (created with the shop
+    # by the admin API; a shop made by SQL needs one made the same way).
+    [ "$1" = rust ] && cat <<SQL
+INSERT INTO signing_keys (tenant_id, kid, secret, created_at, retires_at)
+  VALUES ('$t', 'k-seed', lower(hex(randomblob(32))), '2026-01-01T00:00:00.000Z', NULL);
+SQL
     cat <<SQL
 INSERT INTO tenants (id, name, shopify_domain, last_seq, created_at)
   VALUES ('$t', 'Bench polling $n', NULL, $n, '2026-01-01T00:00:00.000Z');
