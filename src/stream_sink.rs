@@ -198,7 +198,8 @@ impl StreamSink {
     /// faster than the reader drains.
     pub fn backlog_over(&self, bytes: usize) -> Option<Promise> {
         let stream = &self.stream;
-        if stream.outbox.borrow().queued_bytes() <= bytes {
+        // A broken stream never drains: its settled promise would be awaited forever in a loop.
+        if stream.broken.get() || stream.outbox.borrow().queued_bytes() <= bytes {
             return None;
         }
         stream.in_flight.borrow().clone()
