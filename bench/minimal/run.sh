@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Issue #14: which part of the Rust Worker's per-request cost is workers-rs's own and which is ours.
+# Serves, each under its own `wrangler dev --local` on a free port:
+#   js      bench/minimal/js     GET /health, GET /health-log (one console.log of a 155-byte line)
+#   rust    bench/minimal/rust   the same two routes in workers-rs 0.8.7 (built by build-rust.sh)
+#   main    the real Worker (a snapshot of /work/main/build + public, as bench/run.sh does),
+#           GET /api/health; and main-noassets, the same without [assets] (no asset router in front)
+#   base    bench/baseline-js, GET /api/health
+#   js-assets  the minimal JS Worker with the real Worker's [assets] (public/), GET /health
+# and measures N sequential keep-alive GETs per variant, interleaved over ROUNDS rounds
+# (A, B, C, ... A, B, C, ...), with the CPU each server's processes spent (/proc/<pid>/stat).
+#
+# Usage: [ROUNDS=3] [REQUESTS=2000] [WARMUP=500] [MAIN=1] [REBUILD=0] bench/minimal/run.sh
+# Output: a table on stdout; raw rounds in bench/minimal/results/minimal.json.
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+WRANGLER_JS="$ROOT/node_modules/wrangler/wrangler-dist/cli.js"
+export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false WRANGLER_HIDE_BANNER=true
+export VSCODE_INSPECTOR_OPTIONS=':::{}'   # no DevTools relay (see BENCHMARKS.md)
+ROUNDS=${ROUNDS:-3}; REQUESTS=${REQUESTS:-2000}; WARMUP=${WARMUP:-500}; MAIN=${MAIN:-1}
+WORK=$(mktemp -d /tmp/florist-minimal.XXXXXX)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do
+    kids=$(pgrep -P "$p" || true)
+    kill -TERM "$p" 2>/dev/null || true
+    sleep 1
+    for k in $kids; do kill -KILL "$k" 2>/dev/null || true; done
+  done
+  [ "${BENCH_KEEP:-0}" = 1 ] && echo "kept $WORK" >&2 || rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+if [ "${REBUILD:-0}" = 1 ] || [ ! -f "$HERE/rust/build/worker/shim.mjs" ]; then
+  "$HERE/build-rust.sh" >&2
+fi
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# --- the servers ----------------------------------------------------------------------------------
+declare -A URLBASE RUNTIME PROXY WPID
+start() { # $1 = name, $2 = wrangler.toml, $3 = readiness path
+  local name=$1 cfg=$2 path=$3 port proxy runtime
+  port=$(free_port)
+  mkdir -p "$WORK/$name"
+  printf '%s\n' "ADMIN_TOKEN=min-admin-$RANDOM$RANDOM" "AUTH_SECRET=min-secret-$RANDOM$RANDOM$RANDOM" \
+    "SHOPIFY_WEBHOOK_SECRET=unused" > "$WORK/$name/env"
+  # Run from $WORK/$name so wrangler's .wrangler/ lands there, not in the repo.
+  (cd "$WORK/$name" && exec node --no-warnings "$WRANGLER_JS" dev --config "$cfg" --local \
+     --ip 127.0.0.1 --port "$port" --show-interactive-dev-session=false \
+     --persist-to "$WORK/$name/state" --env-file "$WORK/$name/env" --log-level warn \
+     </dev/null >"$WORK/$name/dev.log" 2>&1) &
+  PIDS+=($!); WPID[$name]=$!
+  for _ in $(seq 240); do
+    curl -sf -m 5 "http://127.0.0.1:$port$path" >/dev/null 2>&1 && break
+    kill -0 "${WPID[$name]}" 2>/dev/null || { cat "$WORK/$name/dev.log" >&2; exit 1; }
+    sleep 0.5
+  done
+  curl -sf -m 5 "http://127.0.0.1:$port$path" >/dev/null || { echo "$name: not ready" >&2; cat "$WORK/$name/dev.log" >&2; exit 1; }
+  proxy=$(ss -Htlnp "sport = :$port" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
+  runtime=$(pgrep -P "${WPID[$name]}" -x workerd | grep -vx "$proxy" | head -1 || true)
+  URLBASE[$name]="http://127.0.0.1:$port"; PROXY[$name]=$proxy; RUNTIME[$name]=$runtime
+  echo "$name: port $port, wrangler ${WPID[$name]}, proxy workerd $proxy, runtime workerd $runtime" >&2
+}
+
+# Copies of the Rust build and the JS sources, so a rebuild elsewhere cannot reload a server mid-run.
+cp -r "$HERE/rust/build" "$WORK/rust-build"
+printf 'name = "minimal-rust"\nmain = "%s/rust-build/worker/shim.mjs"\ncompatibility_date = "2026-04-01"\n' "$WORK" > "$WORK/rust.toml"
+cp "$HERE/js/worker.js" "$WORK/min-js.js"
+printf 'name = "minimal-js"\nmain = "%s/min-js.js"\ncompatibility_date = "2026-04-01"\n' "$WORK" > "$WORK/js.toml"
+start js "$WORK/js.toml" /health
+start rust "$WORK/rust.toml" /health
+
+VARIANTS=(js:/health js:/health-log rust:/health rust:/health-log)
+if [ "$MAIN" = 1 ] && [ -f "$ROOT/build/worker/shim.mjs" ]; then
+  # As bench/run.sh: a snapshot of build/ and public/, wrangler.toml's relative paths rewritten.
+  cp -r "$ROOT/build" "$WORK/main-build"; cp -r "$ROOT/public" "$WORK/main-assets"
+  sed -E \
+    -e "s#^(main[[:space:]]*=[[:space:]]*\")(\./)?build/#\1$WORK/main-build/#" \
+    -e "s#^(directory[[:space:]]*=[[:space:]]*\")(\./)?([^/\"][^\"]*)\"#\1$WORK/main-assets\"#" \
+    -e "s#^(migrations_dir[[:space:]]*=[[:space:]]*\")(\./)?([^/\"][^\"]*)\"#\1$ROOT/\3\"#" \
+    "$ROOT/wrangler.toml" > "$WORK/main.toml"
+  # The same without [assets]: no asset router in front of the Worker (/api/health never reads ASSETS).
+  awk '/^\[assets\]/{skip=1; next} /^\[/{skip=0} !skip' "$WORK/main.toml" > "$WORK/main-noassets.toml"
+  sed -E "s#^(main[[:space:]]*=[[:space:]]*\")(\./)?#\1$ROOT/bench/baseline-js/#; s#^(migrations_dir[[:space:]]*=[[:space:]]*\")(\./)?#\1$ROOT/bench/baseline-js/#" \
+    "$ROOT/bench/baseline-js/wrangler.toml" > "$WORK/base.toml"
+  # The minimal JS Worker behind the same [assets] (the board's public/): the asset router's cost alone.
+  printf '[assets]\ndirectory = "%s/main-assets"\n' "$WORK" | cat "$WORK/js.toml" - > "$WORK/js-assets.toml"
+  start js-assets "$WORK/js-assets.toml" /health
+  start main "$WORK/main.toml" /api/health
+  start main-noassets "$WORK/main-noassets.toml" /api/health
+  start base "$WORK/base.toml" /api/health
+  VARIANTS+=(js-assets:/health main:/api/health main-noassets:/api/health base:/api/health)
+fi
+
+# --- measure --------------------------------------------------------------------------------------
+{
+  printf '{"rounds":%d,"requests":%d,"warmup":%d,"variants":[' "$ROUNDS" "$REQUESTS" "$WARMUP"
+  sep=
+  for v in "${VARIANTS[@]}"; do
+    name=${v%%:*}; path=${v#*:}
+    printf '%s{"label":"%s %s","url":"%s%s","pids":{"runtime":%s,"proxy":%s,"wrangler":%s}}' \
+      "$sep" "$name" "$path" "${URLBASE[$name]}" "$path" "${RUNTIME[$name]:-0}" "${PROXY[$name]:-0}" "${WPID[$name]}"
+    sep=,
+  done
+  printf ']}\n'
+} > "$WORK/spec.json"
+mkdir -p "$HERE/results"
+CLK_TCK=$(getconf CLK_TCK) node "$HERE/measure.mjs" "$WORK/spec.json" "$HERE/results/minimal.json"
+python3 "$HERE/table.py" "$HERE/results/minimal.json"
