@@ -1,5 +1,6 @@
-//! The hub's SSE streams: the writable half of a `TransformStream` whose readable half is the
-//! body of the subscriber's response, written through an [`Outbox`] so that a burst of events
+//! The hub's SSE streams: the writable half of a byte pipe (the runtime's native
+//! `IdentityTransformStream`, see [`pipe`]) whose readable half is the body of the subscriber's
+//! response, written through an [`Outbox`] so that a burst of events
 //! goes out as one chunk per subscriber (one runtime write and one network write instead of
 //! one per event), while a lone event is written at once.
 //!
