@@ -39,6 +39,10 @@ pub const TESTS: &[crate::Test] = &[
         an_expired_lease_reads_as_null_and_is_unlocked_before_the_next_event,
     ),
     (
+        "a_put_after_a_lease_ran_out_unlocks_it_first_whether_or_not_it_applies",
+        a_put_after_a_lease_ran_out_unlocks_it_first_whether_or_not_it_applies,
+    ),
+    (
         "a_lease_that_runs_out_is_announced_within_a_heartbeat",
         a_lease_that_runs_out_is_announced_within_a_heartbeat,
     ),
@@ -465,6 +469,111 @@ fn an_expired_lease_reads_as_null_and_is_unlocked_before_the_next_event(c: &Clie
     assert_eq!(got[1].2["reason"], "expired");
     assert_eq!(got[1].2["previousHolder"], "florist-123");
     assert_eq!(ids(&got), (start + 1..=start + 3).collect::<Vec<_>>());
+}
+
+fn a_put_after_a_lease_ran_out_unlocks_it_first_whether_or_not_it_applies(c: &Client) {
+    let t = c.tenant("expiry-put");
+    let refused = id_of(&t.create_order("Ada"));
+    let applied = id_of(&t.create_order("Bea"));
+    let r = t.put(&refused, &t.florist, json!({"notes": "theirs"}));
+    assert_eq!(r.status, 200, "{}", text(&r));
+    for id in [&refused, &applied] {
+        let r = lock(&t, id, &t.florist, Some(json!({"ttlSeconds": 10})));
+        assert_eq!(r.status, 200, "{}", text(&r));
+    }
+    let before = t.get_order(&applied);
+    let start = head(&t);
+    thread::sleep(Duration::from_millis(10_300));
+
+    // Refused (new → delivered is no transition): the lease is swept all the same, and nothing
+    // else is written.
+    let r = t.put(&refused, &t.florist2, json!({"status": "delivered"}));
+    assert_eq!(r.status, 422, "{}", text(&r));
+    assert_eq!(r.json()["error"]["code"], "invalid_transition");
+    // Refused again (an edit from version 1 conflicts on notes): nothing is left to sweep.
+    let r = put_if(&t, &refused, &t.florist2, "\"1\"", json!({"notes": "mine"}));
+    assert_eq!(r.status, 412, "{}", text(&r));
+    let body = r.json();
+    assert_eq!(body["error"]["code"], "edit_conflict");
+    assert_eq!(body["order"]["version"], 2);
+    assert_eq!(body["order"]["lock"], Value::Null);
+    assert_eq!(body["conflicts"][0]["field"], "notes");
+    assert_eq!(body["conflicts"][0]["yours"], "mine");
+    assert_eq!(body["conflicts"][0]["theirs"], "theirs");
+    assert_eq!(body["conflicts"][0]["changedBy"], "florist-123");
+
+    // Applied: the lease's end comes first, then the update.
+    let r = put_if(
+        &t,
+        &applied,
+        &t.florist2,
+        "\"1\"",
+        json!({"notes": "after the lease"}),
+    );
+    assert_eq!(r.status, 200, "{}", text(&r));
+    let body = r.json();
+    assert_eq!(body["merged"], false);
+    assert_eq!(body["order"]["version"], 2);
+    assert_eq!(body["order"]["notes"], "after the lease");
+    assert_eq!(body["order"]["lock"], Value::Null);
+    assert_eq!(body["order"], t.get_order(&applied));
+    assert_eq!(head(&t), start + 3);
+
+    let sub = t.subscribe(Resume::Header(start.to_string()));
+    let got = sub.events(3, secs(10));
+    sub.assert_quiet(Duration::from_millis(300));
+    assert_eq!(ids(&got), (start + 1..=start + 3).collect::<Vec<_>>());
+    let seen: Vec<(&str, &str)> = got
+        .iter()
+        .map(|(_, k, e)| (k.as_str(), e["orderId"].as_str().unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("order_unlocked", refused.as_str()),
+            ("order_unlocked", applied.as_str()),
+            ("order_updated", applied.as_str()),
+        ]
+    );
+    for (_, _, unlocked) in &got[..2] {
+        assert_eq!(unlocked["reason"], "expired");
+        assert_eq!(unlocked["previousHolder"], "florist-123");
+        assert_eq!(unlocked["updatedBy"], "system");
+        assert_eq!(unlocked["order"]["lock"], Value::Null);
+    }
+    // The unlock carries the order as it was, the update the order it left.
+    let mut unlocked_order = before.clone();
+    unlocked_order["lock"] = Value::Null;
+    assert_eq!(got[1].2["order"], unlocked_order);
+    assert_eq!(got[2].2, body["event"]);
+    assert_eq!(got[2].2["changes"], json!(["notes"]));
+    assert_eq!(got[2].2["updatedBy"], "florist-456");
+    assert_eq!(got[2].2["order"], body["order"]);
+    assert_eq!(t.get_order(&refused)["version"], 2);
+
+    let page = activity(&t, &refused, "").json();
+    assert_eq!(
+        actions(&page),
+        ["lock_expired", "locked", "updated", "created"]
+    );
+    let page = activity(&t, &applied, "").json();
+    assert_eq!(
+        actions(&page),
+        ["updated", "lock_expired", "locked", "created"]
+    );
+    let entries = page["entries"].as_array().cloned().unwrap_or_default();
+    assert_eq!(
+        entries[0]["changes"],
+        json!({"notes": {"from": before["notes"], "to": "after the lease"}})
+    );
+    assert_eq!(entries[0]["actor"], "florist-456");
+    assert_eq!(entries[0]["eventId"], (start + 3).to_string());
+    assert_eq!(
+        entries[1]["changes"],
+        json!({"lock": {"from": "florist-123", "to": null}})
+    );
+    assert_eq!(entries[1]["actor"], "system");
+    assert_eq!(entries[1]["eventId"], (start + 2).to_string());
 }
 
 fn a_lease_that_runs_out_is_announced_within_a_heartbeat(c: &Client) {
