@@ -4,14 +4,24 @@
 //! readiness check a deploy runs once.
 
 use serde_json::json;
-use worker::Response;
+use worker::{Request, Response};
 
 use crate::app::App;
-use crate::error::ApiResult;
-use crate::http::json_response;
+use crate::error::{ApiError, ApiResult};
+use crate::http::{json_response, query, query_param};
 
 /// GET /api/health[?deep=1]
-pub async fn health(app: &App, deep: bool) -> ApiResult<Response> {
+pub async fn health(req: &Request, app: &App) -> ApiResult<Response> {
+    let deep = match query_param(&query(req), "deep").as_deref() {
+        None | Some("0") | Some("false") => false,
+        Some("1") | Some("true") => true,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "invalid_deep",
+                "deep is 1 (also check the database) or 0",
+            ))
+        }
+    };
     let mut body = json!({
         "status": "ok",
         "version": env!("BUILD_VERSION"),

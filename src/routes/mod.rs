@@ -192,20 +192,7 @@ pub async fn route(mut req: Request, app: &App) -> ApiResult<Response> {
     let path = req.path();
     let matched = resolve(&req.method(), &path)?;
     match matched.endpoint {
-        Endpoint::Health => {
-            let deep = match crate::http::query_param(&crate::http::query(&req), "deep").as_deref()
-            {
-                None | Some("0") | Some("false") => false,
-                Some("1") | Some("true") => true,
-                Some(_) => {
-                    return Err(ApiError::bad_request(
-                        "invalid_deep",
-                        "deep is 1 (also check the database) or 0",
-                    ))
-                }
-            };
-            health::health(app, deep).await
-        }
+        Endpoint::Health => health::health(&req, app).await,
         Endpoint::OpenApi => openapi::document(app).await,
         Endpoint::CreateTenant => admin::create_tenant(&mut req, app).await,
         Endpoint::RotateSigningKey => {

@@ -3,6 +3,7 @@
 use std::thread;
 use std::time::{Duration, Instant};
 
+use florist_board::hub_do::MAX_QUEUED_BYTES;
 use serde_json::{json, Value};
 
 use crate::support::{ids, secs, Client, Resume, Server, Sse, SseMsg, Tenant, HEARTBEAT_SECONDS};
@@ -574,10 +575,6 @@ fn polling_pages_through_a_long_backlog_with_has_more(c: &Client) {
         assert_eq!(reported, current);
     }
 }
-
-/// How far behind a reader may fall before the hub drops it (`MAX_QUEUED_BYTES` in
-/// src/hub_do.rs).
-const MAX_QUEUED_BYTES: usize = 1024 * 1024;
 
 /// The most a kernel send buffer may grow to (`net.ipv4.tcp_wmem`'s maximum): what the
 /// runtime's socket can hold for a reader that stopped before the runtime's stream backs up.
