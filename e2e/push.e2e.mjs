@@ -32,6 +32,9 @@ let cdp;
 let pushService;
 const pushes = [];
 const registrations = new Map();
+const versions = new Map();
+// What Chromium reported about the service worker, printed when a check fails.
+const serviceWorkerLog = [];
 const pageErrors = [];
 
 async function api(method, path, token, body) {
@@ -80,6 +83,24 @@ function openPush(body, ua, auth) {
   return plain.subarray(0, end);
 }
 
+/** Waits until `probe()` returns something truthy, and returns it (or null after `timeout`). */
+async function waitFor(probe, timeout) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const value = await probe();
+    if (value || Date.now() > deadline) return value || null;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** The notifications the page's service worker registration is showing now. */
+const shownNotifications = () =>
+  page.evaluate(async () => {
+    const reg = await navigator.serviceWorker.ready;
+    const list = await reg.getNotifications();
+    return list.map((n) => ({ title: n.title, body: n.body, tag: n.tag, data: n.data }));
+  });
+
 /** The next push the Worker sent to our push service. */
 async function nextPush(timeout = 10_000) {
   const deadline = Date.now() + timeout;
@@ -126,6 +147,15 @@ before(async () => {
   cdp = await context.newCDPSession(page);
   cdp.on("ServiceWorker.workerRegistrationUpdated", ({ registrations: list }) => {
     for (const r of list) registrations.set(r.scopeURL, r);
+  });
+  cdp.on("ServiceWorker.workerVersionUpdated", ({ versions: list }) => {
+    for (const v of list) {
+      versions.set(v.versionId, v);
+      serviceWorkerLog.push(`version ${v.versionId}: ${v.status}, ${v.runningStatus}`);
+    }
+  });
+  cdp.on("ServiceWorker.workerErrorReported", ({ errorMessage: e }) => {
+    serviceWorkerLog.push(`error: ${e.errorMessage} (${e.sourceURL}:${e.lineNumber})`);
   });
   await cdp.send("ServiceWorker.enable");
   // The board page with no token (its sign-in screen): no live connection, so pushes are sent.
@@ -183,25 +213,42 @@ test("a push from the Worker is shown by the service worker", async () => {
   assert.equal(payload.title, "New order #2001");
   assert.equal(payload.url, `/?order=${order.id}`);
 
-  // What Chromium's push stack does with a decrypted message: a push event in /sw.js.
+  // What Chromium's push stack does with a decrypted message: a push event in /sw.js, once
+  // the registration's worker is activated (a push to a worker still installing can be lost).
   const registration = registrations.get(`${BASE_URL}/`);
   assert.ok(registration, "CDP reported the registration");
+  const activated = await waitFor(
+    () =>
+      [...versions.values()].some(
+        (v) => v.registrationId === registration.registrationId && v.status === "activated",
+      ),
+    15_000,
+  );
+  assert.ok(activated, `the service worker activated\n${serviceWorkerLog.join("\n")}`);
   await cdp.send("ServiceWorker.deliverPushMessage", {
     origin: BASE_URL,
     registrationId: registration.registrationId,
     data,
   });
-  const shown = await page.evaluate(async () => {
-    const reg = await navigator.serviceWorker.ready;
-    for (let i = 0; i < 100; i += 1) {
-      const list = await reg.getNotifications();
-      if (list.length) {
-        return list.map((n) => ({ title: n.title, body: n.body, tag: n.tag, data: n.data }));
+  // Starting a stopped service worker on a loaded machine can take seconds: wait generously.
+  const shown =
+    (await waitFor(async () => {
+      const list = await shownNotifications();
+      return list.length ? list : null;
+    }, 20_000)) ?? [];
+  if (!shown.length) {
+    // Tell a push handler that failed from a browser that cannot show notifications at all.
+    const probe = await page.evaluate(async () => {
+      const reg = await navigator.serviceWorker.ready;
+      try {
+        await reg.showNotification("probe", { tag: "probe" });
+        return `showNotification from the page works (${(await reg.getNotifications()).length} shown)`;
+      } catch (error) {
+        return `showNotification from the page fails too: ${error}`;
       }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    return [];
-  });
+    });
+    serviceWorkerLog.push(probe);
+  }
   assert.deepEqual(shown, [
     {
       title: "New order #2001",
@@ -209,5 +256,5 @@ test("a push from the Worker is shown by the service worker", async () => {
       tag: `order-${order.id}`,
       data: { orderId: order.id, eventId: payload.eventId, url: `/?order=${order.id}` },
     },
-  ]);
+  ], `the notification /sw.js showed\n${serviceWorkerLog.join("\n")}`);
 });
