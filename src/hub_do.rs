@@ -52,6 +52,8 @@ const STREAM_HIGH_WATER_BYTES: usize = 64 * 1024;
 /// their leave grace period.
 const DELIVERED_KEY: &str = "delivered";
 const LEAVING_KEY: &str = "leaving";
+/// How long after a broadcast its position is stored (one write for a burst).
+const PERSIST_DELAY_MS: u64 = 20;
 
 /// One committed event as every transport sends it; each form is built at most once, on first
 /// use, and shared by all subscribers.
@@ -215,6 +217,7 @@ pub struct HubInner {
     rates: RefCell<BTreeMap<String, RateWindow>>,
     adopted: Cell<bool>,
     persisted_delivered: Cell<u64>,
+    persist_scheduled: Cell<bool>,
     next_conn: Cell<u64>,
     /// When this instance was constructed (a new value after a hibernation wake or restart).
     started_ms: i64,
@@ -246,6 +249,7 @@ impl worker::DurableObject for TenantHub {
             rates: RefCell::new(BTreeMap::new()),
             adopted: Cell::new(false),
             persisted_delivered: Cell::new(0),
+            persist_scheduled: Cell::new(false),
             next_conn: Cell::new(1),
             started_ms: crate::http::now_millis(),
             adopted_sockets: Cell::new(0),
@@ -583,7 +587,25 @@ impl HubInner {
             self.hub.borrow_mut().gap_filled(before);
         }
         self.pumping.set(false);
-        self.persist_delivered().await;
+        self.schedule_persist();
+    }
+
+    /// Stores the broadcast position a moment after a broadcast, once for a burst. Not awaited
+    /// by the broadcast: a storage write holds the object's output gate, and the frames just
+    /// sent would wait for it.
+    fn schedule_persist(&self) {
+        if self.sockets.borrow().is_empty() || self.persist_scheduled.replace(true) {
+            return;
+        }
+        let Some(me) = self.me.upgrade() else {
+            self.persist_scheduled.set(false);
+            return;
+        };
+        wasm_bindgen_futures::spawn_local(async move {
+            worker::Delay::from(std::time::Duration::from_millis(PERSIST_DELAY_MS)).await;
+            me.persist_scheduled.set(false);
+            me.persist_delivered().await;
+        });
     }
 
     /// Remembers the broadcast position while sockets are open, so that after a hibernation

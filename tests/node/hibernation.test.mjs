@@ -1,5 +1,6 @@
 // The tenant hub hibernates while only idle WebSockets are open, and a broadcast after it wakes
-// reaches every socket. Run against a fresh Worker with a long heartbeat (so nothing but the
+// reaches every socket, exactly once: the events sent before the sleep are not sent again (the
+// hub stores its broadcast position shortly after each burst and starts from it after a wake). Run against a fresh Worker with a long heartbeat (so nothing but the
 // sockets keeps the object): HEARTBEAT_SECONDS=120 scripts/with-worker.sh node --experimental-websocket …
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -20,7 +21,7 @@ async function call(path, token, body) {
   return res.json();
 }
 
-test(`the hub sleeps with ${SOCKETS} idle sockets and reaches all of them after waking`, { timeout: IDLE_MS + 30000 }, async () => {
+test(`the hub sleeps with ${SOCKETS} idle sockets and reaches all of them after waking, with no event twice`, { timeout: IDLE_MS + 40000 }, async (t) => {
   const tenant = `hib-${Date.now()}`;
   await call("/api/admin/tenants", ADMIN, { id: tenant, name: "Hibernation" });
   // Ten sockets per user (a user may hold 20).
@@ -30,12 +31,17 @@ test(`the hub sleeps with ${SOCKETS} idle sockets and reaches all of them after 
     tokens.push(token);
   }
   const token = tokens[0];
-  const received = new Array(SOCKETS).fill(0);
+  const received = Array.from({ length: SOCKETS }, () => []);
   const sockets = [];
+  // Closed whether the test passes or not (an open socket would keep the test process alive).
+  t.after(() => {
+    for (const ws of sockets) ws.close(1000);
+  });
   for (let i = 0; i < SOCKETS; i++) {
     const ws = new WebSocket(`${BASE.replace(/^http/, "ws")}/api/tenants/${tenant}/realtime/ws?access_token=${tokens[Math.floor(i / 10)]}`);
     ws.onmessage = (m) => {
-      if (JSON.parse(m.data).type === "event") received[i] += 1;
+      const frame = JSON.parse(m.data);
+      if (frame.type === "event") received[i].push(Number(frame.event.id));
     };
     await new Promise((resolve, reject) => {
       ws.onopen = resolve;
@@ -47,15 +53,24 @@ test(`the hub sleeps with ${SOCKETS} idle sockets and reaches all of them after 
   const before = await stats();
   assert.equal(before.websockets, SOCKETS);
 
+  const order = (name) =>
+    call(`/api/tenants/${tenant}/orders`, token, { customerName: name, items: [{ title: "Roses", quantity: 3 }] });
+  const everySocketHas = async (count) => {
+    const deadline = Date.now() + 10000;
+    while (received.some((ids) => ids.length < count) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  };
+  // A burst while awake, then the sleep, then one more order.
+  await Promise.all(["Ada", "Grace", "Hedy"].map(order));
+  await everySocketHas(3);
   await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
-  await call(`/api/tenants/${tenant}/orders`, token, { customerName: "Ada", items: [{ title: "Roses", quantity: 3 }] });
-  const deadline = Date.now() + 10000;
-  while (received.some((n) => n < 1) && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  await order("Radia");
+  await everySocketHas(4);
+  await new Promise((resolve) => setTimeout(resolve, 500)); // room for a duplicate to show
   const after = await stats();
   assert.notEqual(after.instanceStartedAt, before.instanceStartedAt, "the object was evicted and constructed again");
   assert.equal(after.adoptedSockets, SOCKETS, "the woken object took every socket back");
-  assert.deepEqual(received.filter((n) => n !== 1).length, 0, `every socket got the event once: ${received.join(",")}`);
-  for (const ws of sockets) ws.close(1000);
+  const wrong = received.map((ids, i) => [i, ids.join(",")]).filter(([, ids]) => ids !== "1,2,3,4");
+  assert.deepEqual(wrong, [], "every socket got events 1–4 once each, in order (socket, event ids)");
 });
