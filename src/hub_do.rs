@@ -557,10 +557,11 @@ impl HubInner {
         self.hub.borrow_mut().offer(seq, Conn::frame(frame));
         self.drive().await;
         // After the broadcast: pushes to those not on the board right now (runs on its own).
-        let connected = self.presence.borrow().connected_users();
         let tenant = self.tenant.borrow().clone();
         self.pusher
-            .after_publish(&self.env, tenant.as_deref(), frame, connected);
+            .after_publish(&self.env, tenant.as_deref(), frame, || {
+                self.presence.borrow().connected_users()
+            });
         crate::http::json_response(200, &json!({ "accepted": seq.to_string() }))
     }
 

@@ -82,18 +82,22 @@ struct Inner {
 }
 
 impl Pusher {
-    /// Starts the pushes for one broadcast SSE `frame` of `tenant`; `connected` = the users with
-    /// a live connection to the hub now (they get none).
+    /// Starts the pushes for one broadcast SSE `frame` of `tenant`; `connected` gives the users
+    /// with a live connection to the hub now (they get none), asked only for an event that can
+    /// be pushed.
     pub fn after_publish(
         &self,
         env: &Env,
         tenant: Option<&str>,
         frame: &str,
-        connected: BTreeSet<String>,
+        connected: impl FnOnce() -> BTreeSet<String>,
     ) {
         let (Some(tenant), Some(event)) = (tenant, push_rules::event_of_frame(frame)) else {
             return;
         };
+        // Only now, for an event that can concern someone: a set of every connected user is
+        // thousands of strings in a busy hub, and most events (notes edited) stop above.
+        let connected = connected();
         let Some(scope) = push_rules::scope(&event, &connected) else {
             return;
         };
