@@ -7,16 +7,20 @@
 //!
 //! Every change batch for an order starts with the lease-expiry sweep for that order
 //! ([`expire_locks`]), so an `order_unlocked` (`expired`) event always comes before any later
-//! event of the order.
+//! event of the order. [`update_order`], the busiest, folds the sweep into its own statements
+//! (same events, entries and row; 5 statements instead of 9).
 
 use serde_json::Value;
 use worker::{D1Database, D1PreparedStatement};
 
-use super::{flag, num, opt_text, order_json_sql, snapshot, stmt, text, OrderRow, COMMIT_TS};
+use super::{
+    flag, num, opt_text, order_json_sql, order_json_sql_with, snapshot, stmt, text, OrderRow,
+    COMMIT_TS,
+};
 use crate::collab::{FieldMeta, Precondition};
 use crate::domain::{Order, OrderPatch};
 use crate::error::{ApiError, ApiResult};
-use crate::events::{Event, EventRow};
+use crate::events::{Event, EventRow, EventType};
 
 pub(super) const EVENT_RETURNING: &str =
     "RETURNING tenant_id, seq, type, order_id, ts, updated_by, changes, order_json, data";
@@ -50,6 +54,8 @@ pub(super) struct Batch {
     statements: Vec<D1PreparedStatement>,
     event_at: Vec<usize>,
     main_at: Option<usize>,
+    /// When the main statement returns other events too: the main one's type.
+    main_kind: Option<EventType>,
     snapshot_at: Option<usize>,
 }
 
@@ -66,6 +72,12 @@ impl Batch {
     pub(super) fn push_main_event(&mut self, s: D1PreparedStatement) {
         self.main_at = Some(self.statements.len());
         self.push_events(s);
+    }
+
+    /// A statement that returns the change's own event (the one of type `kind`) among others.
+    fn push_events_with_main(&mut self, s: D1PreparedStatement, kind: EventType) {
+        self.main_kind = Some(kind);
+        self.push_main_event(s);
     }
 
     pub(super) fn push_snapshot(&mut self, s: D1PreparedStatement) {
@@ -87,7 +99,7 @@ impl Batch {
             };
             for row in result.results::<EventRow>()? {
                 let event = row.into_event();
-                if Some(at) == self.main_at {
+                if Some(at) == self.main_at && self.main_kind.is_none_or(|k| k == event.kind) {
                     main = Some(event.clone());
                 }
                 events.push(event);
@@ -141,6 +153,43 @@ const EXPIRED: LeaseSweep<'static> = LeaseSweep {
     order_time: "?3",
 };
 
+/// The first seq of a sweep's entries is the tenant's next; one each, in order of order id.
+const SWEEP_NUMBERED: &str = "t.last_seq + ROW_NUMBER() OVER (ORDER BY o.id)";
+
+impl LeaseSweep<'_> {
+    /// The rows of the activity entries a sweep logs (columns of `activity`, `seq` to `changes`).
+    fn activity_select(&self) -> String {
+        let LeaseSweep { filter, action, .. } = self;
+        format!(
+            "SELECT t.id, {SWEEP_NUMBERED}, ?3, 'system', 'system', '{action}', o.id, \
+             json_object('lock', json_object('from', o.lock_holder, 'to', NULL)) \
+             FROM tenants t JOIN orders o ON o.tenant_id = t.id WHERE t.id = ?1 AND {filter}"
+        )
+    }
+
+    /// The rows of the `order_unlocked` events a sweep commits (every column of `events`).
+    fn event_select(&self) -> String {
+        let LeaseSweep {
+            filter,
+            reason,
+            order_time,
+            ..
+        } = self;
+        format!(
+            "SELECT t.id, {SWEEP_NUMBERED}, 'order_unlocked', o.id, {COMMIT_TS}, 'system', '[]', \
+             {}, json_object('reason', '{reason}', 'previousHolder', o.lock_holder, \
+             'lockVersion', o.lock_version) \
+             FROM tenants t JOIN orders o ON o.tenant_id = t.id WHERE t.id = ?1 AND {filter}",
+            order_json_sql(order_time)
+        )
+    }
+}
+
+const ACTIVITY_INSERT: &str =
+    "INSERT INTO activity (tenant_id, seq, at, actor, source, action, order_id, changes)";
+const EVENT_INSERT: &str =
+    "INSERT INTO events (tenant_id, seq, type, order_id, ts, updated_by, changes, order_json, data)";
+
 /// Appends a lease sweep: for each lease it ends, an activity entry, an `order_unlocked` event
 /// with the next seq, and the lease cleared — one statement each for all of them.
 pub(super) fn end_leases(
@@ -149,35 +198,15 @@ pub(super) fn end_leases(
     sweep: &LeaseSweep<'_>,
     args: &[wasm_bindgen::JsValue; 3],
 ) -> ApiResult<()> {
-    let LeaseSweep {
-        filter,
-        action,
-        reason,
-        order_time,
-    } = sweep;
-    let numbered = "t.last_seq + ROW_NUMBER() OVER (ORDER BY o.id)";
+    let filter = sweep.filter;
     batch.push(stmt(
         db,
-        &format!(
-            "INSERT INTO activity (tenant_id, seq, at, actor, source, action, order_id, changes) \
-             SELECT t.id, {numbered}, ?3, 'system', 'system', '{action}', o.id, \
-             json_object('lock', json_object('from', o.lock_holder, 'to', NULL)) \
-             FROM tenants t JOIN orders o ON o.tenant_id = t.id WHERE t.id = ?1 AND {filter}"
-        ),
+        &format!("{ACTIVITY_INSERT} {}", sweep.activity_select()),
         args,
     )?);
     batch.push_events(stmt(
         db,
-        &format!(
-            "INSERT INTO events (tenant_id, seq, type, order_id, ts, updated_by, changes, \
-             order_json, data) \
-             SELECT t.id, {numbered}, 'order_unlocked', o.id, {COMMIT_TS}, 'system', '[]', {}, \
-             json_object('reason', '{reason}', 'previousHolder', o.lock_holder, \
-             'lockVersion', o.lock_version) \
-             FROM tenants t JOIN orders o ON o.tenant_id = t.id WHERE t.id = ?1 AND {filter} \
-             {EVENT_RETURNING}",
-            order_json_sql(order_time)
-        ),
+        &format!("{EVENT_INSERT} {} {EVENT_RETURNING}", sweep.event_select()),
         args,
     )?);
     batch.push(stmt(
@@ -339,15 +368,35 @@ fn set_field(col: &str, changed: &str, value: &str) -> String {
     )
 }
 
+/// Whether the row `{p}` holds a lease whose time is up, as 0 or 1 (never NULL): the
+/// [`EXPIRED`] sweep's condition, for the order of the row.
+fn lease_expired(p: &str) -> String {
+    format!("(({p}lock_holder IS NOT NULL AND {p}lock_expires_at <= ?3) IS TRUE)")
+}
+
 /// Applies a florist's patch to the latest state in one batch (see [`patch_applies`]). Fields
 /// the patch leaves out keep whatever others wrote: per-field last writer wins.
+///
+/// The order's lease-expiry sweep is folded into the change's own statements, so the batch is
+/// 5 statements where a sweep and a change would be 9 (every statement is work on D1's one
+/// writer). With `N` the tenant's `last_seq` and `E` = 1 when the order's lease ran out:
+/// 1. the activity entries: `lock_expired` (seq N+1, if the lease ran out), then `updated`
+///    (seq N+1+E, if the patch applies), read from the row as it was;
+/// 2. the events, under the same conditions and with the same seqs: `order_unlocked` with the
+///    order as it was, then `order_updated` with the order as statement 3 leaves it;
+/// 3. the order row: the patch applied when statement 2 committed more events than the expiry
+///    accounts for, and an expired lease cleared, applied or not;
+/// 4. the tenant's seq moved past the events of statement 2;
+/// 5. the snapshot, from which a refusal is explained.
+///
+/// So the events, the activity entries and the row are exactly those of an expiry sweep
+/// followed by the change.
 pub async fn update_order(
     db: &D1Database,
     w: &OrderWrite<'_>,
     id: &str,
     patch: &OrderPatch,
     pre: Precondition,
-    then: Vec<D1PreparedStatement>,
 ) -> ApiResult<Outcome> {
     let reachable: Vec<&str> = patch
         .status
@@ -373,57 +422,103 @@ pub async fn update_order(
     let status_changed = |p: &str| format!("(?5 IS NOT NULL AND {p}status IS NOT ?5)");
     let assignee_changed = |p: &str| format!("(?7 = 1 AND {p}assigned_to IS NOT ?8)");
     let notes_changed = |p: &str| format!("(?9 IS NOT NULL AND {p}notes IS NOT ?9)");
+    let (s, a, n) = (
+        status_changed("o."),
+        assignee_changed("o."),
+        notes_changed("o."),
+    );
+    let expired = lease_expired("o.");
+    let the_order = "FROM tenants t JOIN orders o ON o.tenant_id = t.id WHERE t.id = ?1";
+    let cond = patch_applies("o.");
 
     let mut batch = Batch::default();
-    expire_locks(db, &mut batch, w.tenant, Some(id), w.now)?;
-    // The activity entry goes first: it records each field's value before the change.
+    // Each field's value before the change. `ORDER BY seq`: the expiry's entry comes first.
     batch.push(stmt(
         db,
         &format!(
-            "INSERT INTO activity (tenant_id, seq, at, actor, source, action, order_id, changes) \
-             SELECT t.id, t.last_seq + 1, ?3, ?4, '{source}', 'updated', o.id, json('{{' || rtrim(\
+            "{ACTIVITY_INSERT} {expiry} UNION ALL \
+             SELECT t.id, t.last_seq + 1 + {expired}, ?3, ?4, '{source}', 'updated', o.id, \
+             json('{{' || rtrim(\
              CASE WHEN {s} THEN '\"status\":' || json_object('from', o.status, 'to', ?5) || ',' ELSE '' END || \
              CASE WHEN {a} THEN '\"assignedTo\":' || json_object('from', o.assigned_to, 'to', ?8) || ',' ELSE '' END || \
              CASE WHEN {n} THEN '\"notes\":' || json_object('from', o.notes, 'to', ?9) || ',' ELSE '' END, \
-             ',') || '}}') \
-             FROM tenants t JOIN orders o ON o.tenant_id = t.id WHERE t.id = ?1 AND {cond}",
+             ',') || '}}') {the_order} AND {cond} ORDER BY 2",
+            expiry = EXPIRED.activity_select(),
             source = source_sql(w.source)?,
-            s = status_changed("o."),
-            a = assignee_changed("o."),
-            n = notes_changed("o."),
-            cond = patch_applies("o.")
         ),
         &args,
     )?);
+    // The order as statement 3 will leave it (its lease, cleared or not, reads as at ?3).
+    let after = order_json_sql_with("?3", |column| match column {
+        "status" => format!("CASE WHEN {s} THEN ?5 ELSE o.status END"),
+        "assigned_to" => format!("CASE WHEN {a} THEN ?8 ELSE o.assigned_to END"),
+        "notes" => format!("CASE WHEN {n} THEN ?9 ELSE o.notes END"),
+        "version" => "o.version + 1".into(),
+        "updated_at" => "?3".into(),
+        "updated_by" => "?4".into(),
+        other => format!("o.{other}"),
+    });
+    batch.push_events_with_main(
+        stmt(
+            db,
+            &format!(
+                "{EVENT_INSERT} {expiry} UNION ALL \
+                 SELECT t.id, t.last_seq + 1 + {expired}, 'order_updated', o.id, {COMMIT_TS}, ?4, \
+                 json('[' || rtrim(\
+                 CASE WHEN {s} THEN '\"status\",' ELSE '' END || \
+                 CASE WHEN {a} THEN '\"assignedTo\",' ELSE '' END || \
+                 CASE WHEN {n} THEN '\"notes\",' ELSE '' END, ',') || ']'), {after}, NULL \
+                 {the_order} AND {cond} {EVENT_RETURNING}",
+                expiry = EXPIRED.event_select(),
+            ),
+            &args,
+        )?,
+        EventType::OrderUpdated,
+    );
+    // Statement 2 inserted E + (1 if the patch applies) events; the row is touched iff any.
+    let applied = format!("(changes() > {})", lease_expired(""));
+    let clear_expired = |col: &str| {
+        format!(
+            "{col} = CASE WHEN {} THEN NULL ELSE {col} END",
+            lease_expired("")
+        )
+    };
     batch.push(stmt(
         db,
         &format!(
-            "UPDATE orders SET {}, {}, {}, version = version + 1, updated_at = ?3, \
-             updated_by = ?4 WHERE {}",
-            set_field("status", &status_changed(""), "?5"),
-            set_field("assigned_to", &assignee_changed(""), "?8"),
-            set_field("notes", &notes_changed(""), "?9"),
-            patch_applies("")
+            "UPDATE orders SET {}, {}, {}, version = version + {applied}, \
+             updated_at = CASE WHEN {applied} THEN ?3 ELSE updated_at END, \
+             updated_by = CASE WHEN {applied} THEN ?4 ELSE updated_by END, {}, {}, {} \
+             WHERE tenant_id = ?1 AND id = ?2 AND changes() > 0",
+            set_field(
+                "status",
+                &format!("{applied} AND {}", status_changed("")),
+                "?5"
+            ),
+            set_field(
+                "assigned_to",
+                &format!("{applied} AND {}", assignee_changed("")),
+                "?8"
+            ),
+            set_field(
+                "notes",
+                &format!("{applied} AND {}", notes_changed("")),
+                "?9"
+            ),
+            clear_expired("lock_holder"),
+            clear_expired("lock_acquired_at"),
+            clear_expired("lock_expires_at"),
         ),
-        &args,
+        // ?6 and ?10 are not used here: ?9 is the last parameter.
+        &args[..9],
     )?);
-    batch.push(bump_seq(db, w.tenant)?);
-    // The fields this change touched are the ones whose history now names the new version.
-    batch.push_main_event(stmt(
+    batch.push(stmt(
         db,
-        &format!(
-            "INSERT INTO events (tenant_id, seq, type, order_id, ts, updated_by, changes, order_json) \
-             SELECT t.id, t.last_seq, 'order_updated', o.id, {COMMIT_TS}, ?4, json('[' || rtrim(\
-             CASE WHEN o.status_v = o.version THEN '\"status\",' ELSE '' END || \
-             CASE WHEN o.assigned_to_v = o.version THEN '\"assignedTo\",' ELSE '' END || \
-             CASE WHEN o.notes_v = o.version THEN '\"notes\",' ELSE '' END, ',') || ']'), {} \
-             FROM tenants t JOIN orders o ON o.tenant_id = t.id AND o.id = ?2 \
-             WHERE t.id = ?1 AND changes() = 1 {EVENT_RETURNING}",
-            order_json_sql("?3")
-        ),
-        &[text(w.tenant), text(id), text(w.now), text(w.user)],
+        "UPDATE tenants SET last_seq = last_seq + \
+         (SELECT COUNT(*) FROM events e WHERE e.tenant_id = ?1 AND e.seq > tenants.last_seq) \
+         WHERE id = ?1 AND changes() = 1",
+        &[text(w.tenant)],
     )?);
-    batch.extend(then);
     batch.push_snapshot(snapshot(db, w.tenant, id)?);
     batch.run(db, w.now).await
 }

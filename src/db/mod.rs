@@ -262,16 +262,45 @@ pub(crate) const COMMIT_TS: &str = "MAX(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), \
 /// so an event carries the state its own batch wrote. `now` is the SQL parameter holding the
 /// commit time (an expired lease is `null`).
 fn order_json_sql(now: &str) -> String {
+    order_json_sql_with(now, |column| format!("o.{column}"))
+}
+
+/// [`order_json_sql`] with each column read through `column` (the SQL of its value by name):
+/// the JSON of a row as a statement that has not run yet will leave it.
+fn order_json_sql_with(now: &str, column: impl Fn(&str) -> String) -> String {
+    let c = column;
     format!(
-        "json_object('id', o.id, 'orderNumber', o.order_number, 'source', o.source, \
-         'shopifyOrderId', o.shopify_order_id, 'customerName', o.customer_name, \
-         'customerEmail', o.customer_email, 'deliveryDate', o.delivery_date, \
-         'items', json(o.items), 'status', o.status, 'assignedTo', o.assigned_to, \
-         'notes', o.notes, 'cardMessage', o.card_message, 'shopifyNote', o.shopify_note, \
-         'version', o.version, 'createdAt', o.created_at, 'updatedAt', o.updated_at, \
-         'updatedBy', o.updated_by, 'lock', json(CASE WHEN o.lock_holder IS NOT NULL \
-         AND o.lock_expires_at > {now} THEN json_object('holder', o.lock_holder, \
-         'expiresAt', o.lock_expires_at, 'lockVersion', o.lock_version) END))"
+        "json_object('id', {}, 'orderNumber', {}, 'source', {}, \
+         'shopifyOrderId', {}, 'customerName', {}, \
+         'customerEmail', {}, 'deliveryDate', {}, \
+         'items', json({}), 'status', {}, 'assignedTo', {}, \
+         'notes', {}, 'cardMessage', {}, 'shopifyNote', {}, \
+         'version', {}, 'createdAt', {}, 'updatedAt', {}, \
+         'updatedBy', {}, 'lock', json(CASE WHEN {} IS NOT NULL \
+         AND {} > {now} THEN json_object('holder', {}, \
+         'expiresAt', {}, 'lockVersion', {}) END))",
+        c("id"),
+        c("order_number"),
+        c("source"),
+        c("shopify_order_id"),
+        c("customer_name"),
+        c("customer_email"),
+        c("delivery_date"),
+        c("items"),
+        c("status"),
+        c("assigned_to"),
+        c("notes"),
+        c("card_message"),
+        c("shopify_note"),
+        c("version"),
+        c("created_at"),
+        c("updated_at"),
+        c("updated_by"),
+        c("lock_holder"),
+        c("lock_expires_at"),
+        c("lock_holder"),
+        c("lock_expires_at"),
+        c("lock_version"),
     )
 }
 

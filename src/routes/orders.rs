@@ -235,7 +235,7 @@ pub async fn update(
     let now = app.now();
     let w = board_write(tenant, caller, &now);
     let db = app.db()?;
-    let outcome = db::update_order(&db, &w, id, &patch, pre, Vec::new()).await?;
+    let outcome = db::update_order(&db, &w, id, &patch, pre).await?;
     let outcome = commit::published(app, tenant, outcome);
     let current = outcome.current.as_ref().map(|(o, m)| (o, m));
     if let (Some(event), Some((order, _))) = (&outcome.main, current) {
