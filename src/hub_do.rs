@@ -592,8 +592,9 @@ impl HubInner {
     }
 
     /// Stores the broadcast position a moment after a broadcast, once for a burst. Not awaited
-    /// by the broadcast: a storage write holds the object's output gate, and the frames just
-    /// sent would wait for it.
+    /// by the broadcast: a storage write right behind the sends measurably delayed their
+    /// delivery (WebSocket fan-out p50 +14 % at one socket, BENCHMARKS.md). A hibernation needs
+    /// seconds of idleness, so the write always lands before the object can sleep.
     fn schedule_persist(&self) {
         if self.sockets.borrow().is_empty() || self.persist_scheduled.replace(true) {
             return;
