@@ -7,7 +7,8 @@ export default {
   async fetch(req) {
     if (req.method !== "GET") return new Response("method not allowed", { status: 405 });
     const path = new URL(req.url).pathname;
-    if (path === "/health") return ok();
+    // `/api/health` too, so `loadgen wait-ready` can time its cold start.
+    if (path === "/health" || path === "/api/health") return ok();
     if (path === "/health-log") {
       console.log(LOG_LINE);
       return ok();

@@ -17,7 +17,8 @@ async fn fetch(req: Request, _env: Env, _ctx: Context) -> worker::Result<Respons
         return Response::error("method not allowed", 405);
     }
     match req.path().as_str() {
-        "/health" => ok(),
+        // `/api/health` too, so `loadgen wait-ready` can time its cold start.
+        "/health" | "/api/health" => ok(),
         "/health-log" => {
             console_log!("{LOG_LINE}");
             ok()
