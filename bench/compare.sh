@@ -14,18 +14,12 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 A=$(cd "$1" && pwd); B=$(cd "$2" && pwd); ROUNDS=${3:-3}
 LOADGEN="$ROOT/bench/loadgen/target/release/loadgen"
-WRANGLER_JS="$ROOT/node_modules/wrangler/wrangler-dist/cli.js"
-export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false WRANGLER_HIDE_BANNER=true
-export VSCODE_INSPECTOR_OPTIONS=':::{}'   # no DevTools relay (see BENCHMARKS.md)
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 WORK=$(mktemp -d /tmp/florist-compare.XXXXXX)
 PIDS=()
 cleanup() {
-  for p in "${PIDS[@]}"; do
-    kids=$(pgrep -P "$p" || true)
-    kill -TERM "$p" 2>/dev/null || true
-    sleep 1
-    for k in $kids; do kill -KILL "$k" 2>/dev/null || true; done
-  done
+  for p in "${PIDS[@]}"; do stop_wrangler "$p"; done
   [ "${BENCH_KEEP:-0}" = 1 ] && echo "kept $WORK" >&2 || rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -45,14 +39,11 @@ for label in a b; do
   (cd "$dir" && node "$WRANGLER_JS" d1 migrations apply DB --local --persist-to "$WORK/$label/state" \
      </dev/null >"$WORK/$label/migrate.log" 2>&1)
   port=$(( 18950 + ${#specs[@]} ))
-  (cd "$dir" && exec node --no-warnings "$WRANGLER_JS" dev --local --ip 127.0.0.1 --port "$port" \
-     --show-interactive-dev-session=false --persist-to "$WORK/$label/state" --env-file "$WORK/$label/env" \
-     --log-level warn </dev/null >"$WORK/$label/dev.log" 2>&1) &
-  PIDS+=($!)
+  spawn_wrangler "$dir" "$port" "$WORK/$label"
+  PIDS+=("$SPAWNED")
   "$LOADGEN" wait-ready --base-url "http://127.0.0.1:$port" --start-ns "$(date +%s%N)" --timeout-s 120 >/dev/null
-  proxy=$(ss -Htlnp "sport = :$port" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
-  runtime=$(pgrep -P "${PIDS[-1]}" -x workerd | grep -vx "$proxy" | head -1 || true)
-  specs+=(--side "$label,http://127.0.0.1:$port,$admin,$runtime,$proxy,${PIDS[-1]}")
+  find_workerds "$SPAWNED" "$port"
+  specs+=(--side "$label,http://127.0.0.1:$port,$admin,$RUNTIME_PID,$PROXY_PID,$SPAWNED")
   echo "$label = $dir ($(git -C "$dir" log --oneline -1 2>/dev/null || echo '?')) on port $port" >&2
 done
 "$LOADGEN" rounds "${specs[@]}" --rounds "$ROUNDS" --scenarios "${SCENARIOS:-fanout}" \

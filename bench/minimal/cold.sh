@@ -12,32 +12,25 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 N=${N:-5}
 LOADGEN="$ROOT/bench/loadgen/target/release/loadgen"
-WRANGLER_JS="$ROOT/node_modules/wrangler/wrangler-dist/cli.js"
-export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false WRANGLER_HIDE_BANNER=true
-export VSCODE_INSPECTOR_OPTIONS=':::{}'   # no DevTools relay (see BENCHMARKS.md)
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 cargo build --release --quiet --manifest-path "$ROOT/bench/loadgen/Cargo.toml" --target-dir "$ROOT/bench/loadgen/target"
 OUT=$(mktemp /tmp/florist-cold.XXXXXX)
 for _ in $(seq 1 "$N"); do
   for dir in "$@"; do
     dir=$(cd "$dir" && pwd)
     work=$(mktemp -d /tmp/florist-cold.XXXXXX)
-    printf '%s\n' "ADMIN_TOKEN=cold-admin" "AUTH_SECRET=cold-secret" "SHOPIFY_WEBHOOK_SECRET=unused" > "$work/env"
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    port=$(free_port)
     start=$(date +%s%N)
-    (cd "$dir" && exec node --no-warnings "$WRANGLER_JS" dev --local --ip 127.0.0.1 --port "$port" \
-      --show-interactive-dev-session=false --persist-to "$work/state" --env-file "$work/env" \
-      --log-level warn </dev/null >"$work/dev.log" 2>&1) &
-    pid=$!
+    spawn_wrangler "$dir" "$port" "$work"
+    pid=$SPAWNED
     if result=$("$LOADGEN" wait-ready --base-url "http://127.0.0.1:$port" --start-ns "$start" --timeout-s 60); then
       python3 -c 'import json,sys; d=json.loads(sys.argv[2]); print(sys.argv[1], d["readyMs"], d["firstAnswerMs"], d["warmHealth"]["p50"])' \
         "$( [ "$dir" = "$ROOT" ] && echo . || echo "${dir#"$ROOT"/}" )" "$result" | tee -a "$OUT"
     else
       cat "$work/dev.log" >&2
     fi
-    kids=$(pgrep -P "$pid" || true)
-    kill -TERM "$pid" 2>/dev/null || true
-    sleep 1
-    for k in $kids; do kill -KILL "$k" 2>/dev/null || true; done
+    stop_wrangler "$pid"
     wait "$pid" 2>/dev/null || true
     rm -rf "$work"
   done

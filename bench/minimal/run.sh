@@ -15,19 +15,13 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-WRANGLER_JS="$ROOT/node_modules/wrangler/wrangler-dist/cli.js"
-export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false WRANGLER_HIDE_BANNER=true
-export VSCODE_INSPECTOR_OPTIONS=':::{}'   # no DevTools relay (see BENCHMARKS.md)
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 ROUNDS=${ROUNDS:-3}; REQUESTS=${REQUESTS:-2000}; WARMUP=${WARMUP:-500}; MAIN=${MAIN:-1}
 WORK=$(mktemp -d /tmp/florist-minimal.XXXXXX)
 PIDS=()
 cleanup() {
-  for p in "${PIDS[@]}"; do
-    kids=$(pgrep -P "$p" || true)
-    kill -TERM "$p" 2>/dev/null || true
-    sleep 1
-    for k in $kids; do kill -KILL "$k" 2>/dev/null || true; done
-  done
+  for p in "${PIDS[@]}"; do stop_wrangler "$p"; done
   [ "${BENCH_KEEP:-0}" = 1 ] && echo "kept $WORK" >&2 || rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -36,32 +30,24 @@ if [ "${REBUILD:-0}" = 1 ] || [ ! -f "$HERE/rust/build/worker/shim.mjs" ]; then
   "$HERE/build-rust.sh" >&2
 fi
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
 # --- the servers ----------------------------------------------------------------------------------
 declare -A URLBASE RUNTIME PROXY WPID
 start() { # $1 = name, $2 = wrangler.toml, $3 = readiness path
-  local name=$1 cfg=$2 path=$3 port proxy runtime
+  local name=$1 cfg=$2 path=$3 port
   port=$(free_port)
   mkdir -p "$WORK/$name"
-  printf '%s\n' "ADMIN_TOKEN=min-admin-$RANDOM$RANDOM" "AUTH_SECRET=min-secret-$RANDOM$RANDOM$RANDOM" \
-    "SHOPIFY_WEBHOOK_SECRET=unused" > "$WORK/$name/env"
   # Run from $WORK/$name so wrangler's .wrangler/ lands there, not in the repo.
-  (cd "$WORK/$name" && exec node --no-warnings "$WRANGLER_JS" dev --config "$cfg" --local \
-     --ip 127.0.0.1 --port "$port" --show-interactive-dev-session=false \
-     --persist-to "$WORK/$name/state" --env-file "$WORK/$name/env" --log-level warn \
-     </dev/null >"$WORK/$name/dev.log" 2>&1) &
-  PIDS+=($!); WPID[$name]=$!
+  spawn_wrangler "$WORK/$name" "$port" "$WORK/$name" --config "$cfg"
+  PIDS+=("$SPAWNED"); WPID[$name]=$SPAWNED
   for _ in $(seq 240); do
     curl -sf -m 5 "http://127.0.0.1:$port$path" >/dev/null 2>&1 && break
     kill -0 "${WPID[$name]}" 2>/dev/null || { cat "$WORK/$name/dev.log" >&2; exit 1; }
     sleep 0.5
   done
   curl -sf -m 5 "http://127.0.0.1:$port$path" >/dev/null || { echo "$name: not ready" >&2; cat "$WORK/$name/dev.log" >&2; exit 1; }
-  proxy=$(ss -Htlnp "sport = :$port" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
-  runtime=$(pgrep -P "${WPID[$name]}" -x workerd | grep -vx "$proxy" | head -1 || true)
-  URLBASE[$name]="http://127.0.0.1:$port"; PROXY[$name]=$proxy; RUNTIME[$name]=$runtime
-  echo "$name: port $port, wrangler ${WPID[$name]}, proxy workerd $proxy, runtime workerd $runtime" >&2
+  find_workerds "${WPID[$name]}" "$port"
+  URLBASE[$name]="http://127.0.0.1:$port"; PROXY[$name]=$PROXY_PID; RUNTIME[$name]=$RUNTIME_PID
+  echo "$name: port $port, wrangler ${WPID[$name]}, proxy workerd $PROXY_PID, runtime workerd $RUNTIME_PID" >&2
 }
 
 # Copies of the Rust build and the JS sources, so a rebuild elsewhere cannot reload a server mid-run.

@@ -1,0 +1,40 @@
+# Shared by the bench scripts that serve Workers themselves (bench/compare.sh,
+# bench/minimal/run.sh, bench/minimal/cold.sh): source it, then call these.
+# Expects ROOT (the repository) to be set.
+
+WRANGLER_JS="$ROOT/node_modules/wrangler/wrangler-dist/cli.js"
+export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false WRANGLER_HIDE_BANNER=true
+export VSCODE_INSPECTOR_OPTIONS=':::{}'   # no DevTools relay (see BENCHMARKS.md)
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# spawn_wrangler CWD PORT DIR [ARGS...]: `wrangler dev --local` run from CWD on 127.0.0.1:PORT,
+# with its state in DIR/state, its secrets from DIR/env (written here unless it exists) and its
+# output in DIR/dev.log; ARGS go to `wrangler dev` (e.g. --config FILE). Sets SPAWNED to its pid.
+spawn_wrangler() {
+  local cwd=$1 port=$2 dir=$3
+  shift 3
+  mkdir -p "$dir"
+  [ -f "$dir/env" ] || printf '%s\n' "ADMIN_TOKEN=bench-admin-$RANDOM$RANDOM" \
+    "AUTH_SECRET=bench-secret-$RANDOM$RANDOM$RANDOM" "SHOPIFY_WEBHOOK_SECRET=unused" > "$dir/env"
+  (cd "$cwd" && exec node --no-warnings "$WRANGLER_JS" dev "$@" --local --ip 127.0.0.1 \
+     --port "$port" --show-interactive-dev-session=false --persist-to "$dir/state" \
+     --env-file "$dir/env" --log-level warn </dev/null >"$dir/dev.log" 2>&1) &
+  SPAWNED=$!
+}
+
+# The workerd processes of a wrangler on PORT: wrangler's proxy owns the port; the runtime is the
+# other one. Sets PROXY_PID and RUNTIME_PID.
+find_workerds() { # WRANGLER_PID PORT
+  PROXY_PID=$(ss -Htlnp "sport = :$2" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
+  RUNTIME_PID=$(pgrep -P "$1" -x workerd | grep -vx "$PROXY_PID" | head -1 || true)
+}
+
+# stop_wrangler PID: wrangler, then whatever it started (its workerds).
+stop_wrangler() {
+  local kids
+  kids=$(pgrep -P "$1" || true)
+  kill -TERM "$1" 2>/dev/null || true
+  sleep 1
+  for k in $kids; do kill -KILL "$k" 2>/dev/null || true; done
+}
