@@ -17,12 +17,7 @@ LOADGEN="$ROOT/bench/loadgen/target/release/loadgen"
 # shellcheck source=bench/lib.sh
 . "$ROOT/bench/lib.sh"
 WORK=$(mktemp -d /tmp/florist-compare.XXXXXX)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do stop_wrangler "$p"; done
-  [ "${BENCH_KEEP:-0}" = 1 ] && echo "kept $WORK" >&2 || rm -rf "$WORK"
-}
-trap cleanup EXIT
+trap cleanup_servers EXIT
 cargo build --release --quiet --manifest-path "$ROOT/bench/loadgen/Cargo.toml" --target-dir "$ROOT/bench/loadgen/target"
 
 specs=()

@@ -38,3 +38,12 @@ stop_wrangler() {
   sleep 1
   for k in $kids; do kill -KILL "$k" 2>/dev/null || true; done
 }
+
+# For a script that serves Workers until it ends: `trap cleanup_servers EXIT` once WORK (its
+# scratch directory) is set; each server it starts goes in PIDS.
+PIDS=()
+cleanup_servers() {
+  local p
+  for p in "${PIDS[@]}"; do stop_wrangler "$p"; done
+  if [ "${BENCH_KEEP:-0}" = 1 ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
+}

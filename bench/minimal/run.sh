@@ -19,12 +19,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 . "$ROOT/bench/lib.sh"
 ROUNDS=${ROUNDS:-3}; REQUESTS=${REQUESTS:-2000}; WARMUP=${WARMUP:-500}; MAIN=${MAIN:-1}
 WORK=$(mktemp -d /tmp/florist-minimal.XXXXXX)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do stop_wrangler "$p"; done
-  [ "${BENCH_KEEP:-0}" = 1 ] && echo "kept $WORK" >&2 || rm -rf "$WORK"
-}
-trap cleanup EXIT
+trap cleanup_servers EXIT
 
 if [ "${REBUILD:-0}" = 1 ] || [ ! -f "$HERE/rust/build/worker/shim.mjs" ]; then
   "$HERE/build-rust.sh" >&2
