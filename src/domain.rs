@@ -227,6 +227,18 @@ pub fn format_date(date: chrono::NaiveDate) -> String {
     }
 }
 
+/// The written-out date formats [`parse_date_as`] is used with (a Shopify delivery date in the
+/// order's attributes, `src/shopify.rs`), besides `%Y-%m-%d`.
+pub const NAMED_DATE_FORMATS: [&str; 7] = [
+    "%B %d, %Y",
+    "%b %d, %Y",
+    "%A, %B %d, %Y",
+    "%a, %b %d, %Y",
+    "%d %B %Y",
+    "%d %b %Y",
+    "%A %d %B %Y",
+];
+
 /// `value` read with a date `format` of chrono's `%` syntax, exactly as chrono's
 /// `NaiveDate::parse_from_str` reads it, for the specifiers the API's formats use: `%Y` (up to 4
 /// digits, or a sign and any digits), `%m` and `%d` (1–2 digits), `%b`/`%a` (the first three
@@ -583,16 +595,6 @@ mod tests {
 
     #[test]
     fn dates_are_parsed_as_chrono_parses_them() {
-        const FORMATS: [&str; 8] = [
-            "%Y-%m-%d",
-            "%B %d, %Y",
-            "%b %d, %Y",
-            "%A, %B %d, %Y",
-            "%a, %b %d, %Y",
-            "%d %B %Y",
-            "%d %b %Y",
-            "%A %d %B %Y",
-        ];
         let inputs = [
             "2026-11-25",
             "2026-1-5",
@@ -659,7 +661,7 @@ mod tests {
             "Nov 25, 2026-",
             "Nov 25,\t2026",
         ];
-        for format in FORMATS {
+        for format in std::iter::once("%Y-%m-%d").chain(NAMED_DATE_FORMATS) {
             for input in inputs {
                 assert_eq!(
                     parse_date_as(input, format),

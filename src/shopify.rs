@@ -638,17 +638,9 @@ fn parse_delivery_date(value: &str) -> Option<NaiveDate> {
     if let Some(date) = parse_numeric_date(value) {
         return Some(date);
     }
-    [
-        "%B %d, %Y",
-        "%b %d, %Y",
-        "%A, %B %d, %Y",
-        "%a, %b %d, %Y",
-        "%d %B %Y",
-        "%d %b %Y",
-        "%A %d %B %Y",
-    ]
-    .iter()
-    .find_map(|format| crate::domain::parse_date_as(value, format))
+    crate::domain::NAMED_DATE_FORMATS
+        .iter()
+        .find_map(|format| crate::domain::parse_date_as(value, format))
 }
 
 /// "2026/11/25", "11/25/2026", "25/11/2026" (when unambiguous) and "25.11.2026".
