@@ -9,6 +9,9 @@
 #   BENCH_KEEP=1  keep the temporary directory (wrangler logs, persisted state, raw JSON)
 #   BENCH_PROFILE=1  also record a V8 CPU profile of each side under sustained load
 #                 (bench/results/profile-{rust,js}.cpuprofile and a self-time summary .txt)
+#   BENCH_PHASES=profile  only the profiles (no rounds), of the scenario in
+#                 BENCH_PROFILE_ONLY (loadgen's --only, default sustained) with BENCH_PROFILE_ARGS
+#                 (e.g. BENCH_PROFILE_ONLY=wsfanout BENCH_PROFILE_ARGS="--fanout-sizes 1000:300")
 #   BENCH_RUST_CONFIG=FILE  another wrangler config for the Rust side (default: a copy of
 #                 ./wrangler.toml pointed at a snapshot of build/ and of the assets),
 #                 e.g. to try a configuration change without editing the real one
@@ -289,13 +292,14 @@ profile_side() { # side port admin runtime-pid
     return 0
   fi
   log "$side: CPU profile (inspector 127.0.0.1:$insp)"
-  node "$BENCH/cpuprofile.mjs" "127.0.0.1:$insp" 11 "$RESULTS/profile-$side.cpuprofile" \
-    > "$RESULTS/profile-$side.txt" &
-  local prof=$!
+  node "$BENCH/cpuprofile.mjs" "127.0.0.1:$insp" "${BENCH_PROFILE_SECONDS:-11}" \
+    "$RESULTS/profile-$side.cpuprofile" > "$RESULTS/profile-$side.txt" &
+  local prof=$! extra=()
+  read -r -a extra <<< "${BENCH_PROFILE_ARGS:-}"
   sleep 1
-  timeout 60 "$LOADGEN" --base-url "http://127.0.0.1:$port" --admin-token "$admin" \
-    --label "${side}prof" --out "$WORK/$side/profile-run.json" --only sustained \
-    --sustained-seconds 8 --runtime-pid "$runtime" || true
+  timeout 120 "$LOADGEN" --base-url "http://127.0.0.1:$port" --admin-token "$admin" \
+    --label "${side}prof" --out "$WORK/$side/profile-run.json" --only "${BENCH_PROFILE_ONLY:-sustained}" \
+    --sustained-seconds 8 --runtime-pid "$runtime" "${extra[@]}" || true
   wait "$prof" || true
   head -25 "$RESULTS/profile-$side.txt" >&2
 }
@@ -321,6 +325,16 @@ if has_phase rounds; then
     for side in "${SIDES[@]}"; do profile_side "$side" "${PORT[$side]}" "${ADMIN[$side]}" "${RUNTIME[$side]}"; done
   fi
   for side in "${SIDES[@]}"; do stop_side "$side"; done
+fi
+
+if has_phase profile; then
+  for side in "${SIDES[@]}"; do
+    start_side "$side"
+    profile_side "$side" "${PORT[$side]}" "${ADMIN[$side]}" "${RUNTIME[$side]}"
+    stop_side "$side"
+  done
+  # Only the profiles were asked for: no report from them.
+  [ "$PHASES" = profile ] && exit 0
 fi
 
 # Phase 2: SSE capacity, each side on a fresh process (the other one stopped).

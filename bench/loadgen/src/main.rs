@@ -1318,6 +1318,20 @@ fn as_value<T: Serialize>(r: Res<T>) -> Value {
     }
 }
 
+/// The fan-out sizes and their PUT counts: `--fanout-sizes 1000:400` (e.g. to profile one size);
+/// by default 1, 100 and 1,000 connections with 300, 100 and 40 PUTs.
+fn fanout_sizes(spec: Option<&str>) -> Res<Vec<(usize, usize)>> {
+    let Some(spec) = spec else {
+        return Ok(vec![(1, 300), (100, 100), (1000, 40)]);
+    };
+    spec.split(',')
+        .map(|item| {
+            let (n, puts) = item.split_once(':').unwrap_or((item, "100"));
+            Ok((n.trim().parse()?, puts.trim().parse()?))
+        })
+        .collect()
+}
+
 async fn run(a: Args) -> Res<()> {
     let t = Target::parse(a.req("base-url")?)?;
     let admin = a.req("admin-token")?.to_string();
@@ -1372,7 +1386,7 @@ async fn run(a: Args) -> Res<()> {
             continue;
         }
         let mut f = serde_json::Map::new();
-        for (n, puts) in [(1usize, 300usize), (100, 100), (1000, 40)] {
+        for (n, puts) in fanout_sizes(a.get("fanout-sizes"))? {
             let puts = match (quick, round) {
                 (true, _) => (puts / 10).max(8),
                 (false, true) => (puts / 3).max(12),
