@@ -1400,8 +1400,9 @@ async fn run(a: Args) -> Res<()> {
         res.insert(key.into(), Value::Object(f));
     }
     if only.iter().any(|s| s == "sustained") {
-        eprintln!("[{label}] sustained: 100 subscribers, {writers} writers, {secs} s");
-        let r = as_value(sustained(&api, &cpu, 100, writers, secs).await);
+        let subs: usize = a.num("sustained-subscribers", 100)?;
+        eprintln!("[{label}] sustained: {subs} subscribers, {writers} writers, {secs} s");
+        let r = as_value(sustained(&api, &cpu, subs, writers, secs).await);
         eprintln!(
             "[{label}]   -> {} updates/s, delivery {}, {} chunks/subscriber/s, cpu {}",
             r["updatesPerSec"], r["deliveryRatio"], r["chunksPerSubscriberPerSec"], r["cpu"]
