@@ -562,7 +562,8 @@ impl HubInner {
             .after_publish(&self.env, tenant.as_deref(), frame, || {
                 self.presence.borrow().connected_users()
             });
-        crate::http::json_response(200, &json!({ "accepted": seq.to_string() }))
+        // Nobody reads the answer: no body, no headers to build.
+        Ok(Response::empty()?.with_status(204))
     }
 
     /// Broadcasts what is ready and fills gaps from the log. Only one drive runs at a time;
@@ -1064,23 +1065,38 @@ fn stub(app: &App, tenant: &TenantId) -> ApiResult<worker::Stub> {
 /// delays delivery (the hub fills the gap from the log at the next event or heartbeat); it is
 /// logged and never fails the client's request.
 pub fn publish(app: &App, tenant: &TenantId, event: &Event) {
-    let prepared: ApiResult<(worker::Stub, Request)> = (|| {
-        // The finished SSE frame travels, so the hub neither parses nor re-encodes it.
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post)
-            .with_body(Some(sse_frame(event).into()));
+    let started = (|| -> std::result::Result<js_sys::Promise, JsValue> {
+        // The finished SSE frame travels, so the hub neither parses nor re-encodes it. The
+        // request is built and sent with the runtime's own types: workers-rs's `RequestInit`
+        // sets every field and its `Request` reads every part back (BENCHMARKS.md).
+        let init = web_sys::RequestInit::new();
+        init.set_method("POST");
+        init.set_body(&JsValue::from_str(&sse_frame(event)));
         let url = hub_url("/publish", tenant, &[("seq", &event.id)]);
-        Ok((stub(app, tenant)?, Request::new_with_init(&url, &init)?))
+        let req = web_sys::Request::new_with_str_and_init(&url, &init)?;
+        let stub = stub(app, tenant).map_err(|e| JsValue::from_str(&e.to_string()))?;
+        stub.into_rpc::<RawStub>().fetch(&req)
     })();
     let id = event.id.clone();
-    match prepared {
-        Ok((stub, req)) => app.ctx.wait_until(async move {
-            if let Err(err) = stub.fetch_with_request(req).await {
-                worker::console_error!("publish of event {id} failed: {err}");
+    match started {
+        Ok(promise) => app.ctx.wait_until(async move {
+            if let Err(err) = wasm_bindgen_futures::JsFuture::from(promise).await {
+                worker::console_error!("publish of event {id} failed: {err:?}");
             }
         }),
-        Err(err) => worker::console_error!("publish of event {id} failed: {err}"),
+        Err(err) => worker::console_error!("publish of event {id} failed: {err:?}"),
     }
+}
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// A Durable Object stub as the runtime has it (see [`publish`]).
+    type RawStub;
+    #[wasm_bindgen(method, catch)]
+    fn fetch(
+        this: &RawStub,
+        req: &web_sys::Request,
+    ) -> std::result::Result<js_sys::Promise, JsValue>;
 }
 
 /// The caller as the hub learns it (user, role, token expiry), plus the resume id.
