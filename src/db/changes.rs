@@ -144,10 +144,33 @@ pub(super) struct LeaseSweep<'a> {
     pub order_time: &'a str,
 }
 
+/// The row `$p` (`"o."` or `""`) holds a lease whose time is up at `?3`: the one condition of the
+/// [`EXPIRED`] sweep and of the sweep folded into [`update_order`] (`lease_expired!`).
+macro_rules! lease_run_out {
+    ($p:literal) => {
+        concat!(
+            "(",
+            $p,
+            "lock_holder IS NOT NULL AND ",
+            $p,
+            "lock_expires_at <= ?3)"
+        )
+    };
+}
+
+/// [`lease_run_out!`] as 0 or 1, never NULL.
+macro_rules! lease_expired {
+    ($p:literal) => {
+        concat!("(", lease_run_out!($p), " IS TRUE)")
+    };
+}
+
 /// Leases (of one order, or of the whole shop when `?2` is NULL) whose time is up.
 const EXPIRED: LeaseSweep<'static> = LeaseSweep {
-    filter: "o.tenant_id = ?1 AND (?2 IS NULL OR o.id = ?2) \
-             AND o.lock_holder IS NOT NULL AND o.lock_expires_at <= ?3",
+    filter: concat!(
+        "o.tenant_id = ?1 AND (?2 IS NULL OR o.id = ?2) AND ",
+        lease_run_out!("o.")
+    ),
     action: "lock_expired",
     reason: "expired",
     order_time: "?3",
@@ -368,12 +391,6 @@ fn set_field(col: &str, changed: &str, value: &str) -> String {
     )
 }
 
-/// Whether the row `{p}` holds a lease whose time is up, as 0 or 1 (never NULL): the
-/// [`EXPIRED`] sweep's condition, for the order of the row.
-fn lease_expired(p: &str) -> String {
-    format!("(({p}lock_holder IS NOT NULL AND {p}lock_expires_at <= ?3) IS TRUE)")
-}
-
 /// Applies a florist's patch to the latest state in one batch (see [`patch_applies`]). Fields
 /// the patch leaves out keep whatever others wrote: per-field last writer wins.
 ///
@@ -427,7 +444,7 @@ pub async fn update_order(
         assignee_changed("o."),
         notes_changed("o."),
     );
-    let expired = lease_expired("o.");
+    let expired = lease_expired!("o.");
     let the_order = "FROM tenants t JOIN orders o ON o.tenant_id = t.id WHERE t.id = ?1";
     let cond = patch_applies("o.");
 
@@ -476,11 +493,11 @@ pub async fn update_order(
         EventType::OrderUpdated,
     );
     // Statement 2 inserted E + (1 if the patch applies) events; the row is touched iff any.
-    let applied = format!("(changes() > {})", lease_expired(""));
+    let applied = format!("(changes() > {})", lease_expired!(""));
     let clear_expired = |col: &str| {
         format!(
             "{col} = CASE WHEN {} THEN NULL ELSE {col} END",
-            lease_expired("")
+            lease_expired!("")
         )
     };
     batch.push(stmt(
