@@ -1065,7 +1065,7 @@ fn stub(app: &App, tenant: &TenantId) -> ApiResult<worker::Stub> {
 /// delays delivery (the hub fills the gap from the log at the next event or heartbeat); it is
 /// logged and never fails the client's request.
 pub fn publish(app: &App, tenant: &TenantId, event: &Event) {
-    let started = (|| -> std::result::Result<js_sys::Promise, JsValue> {
+    let started = (|| -> ApiResult<js_sys::Promise> {
         // The finished SSE frame travels, so the hub neither parses nor re-encodes it. The
         // request is built and sent with the runtime's own types: workers-rs's `RequestInit`
         // sets every field and its `Request` reads every part back (BENCHMARKS.md).
@@ -1073,18 +1073,20 @@ pub fn publish(app: &App, tenant: &TenantId, event: &Event) {
         init.set_method("POST");
         init.set_body(&JsValue::from_str(&sse_frame(event)));
         let url = hub_url("/publish", tenant, &[("seq", &event.id)]);
-        let req = web_sys::Request::new_with_str_and_init(&url, &init)?;
-        let stub = stub(app, tenant).map_err(|e| JsValue::from_str(&e.to_string()))?;
-        stub.into_rpc::<RawStub>().fetch(&req)
+        let req =
+            web_sys::Request::new_with_str_and_init(&url, &init).map_err(worker::Error::from)?;
+        let stub = stub(app, tenant)?.into_rpc::<RawStub>();
+        Ok(stub.fetch(&req).map_err(worker::Error::from)?)
     })();
     let id = event.id.clone();
     match started {
         Ok(promise) => app.ctx.wait_until(async move {
-            if let Err(err) = wasm_bindgen_futures::JsFuture::from(promise).await {
-                worker::console_error!("publish of event {id} failed: {err:?}");
+            let answered = wasm_bindgen_futures::JsFuture::from(promise).await;
+            if let Err(err) = answered.map_err(worker::Error::from) {
+                worker::console_error!("publish of event {id} failed: {err}");
             }
         }),
-        Err(err) => worker::console_error!("publish of event {id} failed: {err:?}"),
+        Err(err) => worker::console_error!("publish of event {id} failed: {err}"),
     }
 }
 
