@@ -66,7 +66,8 @@ integration:
 	cargo test --test integration
 
 ## The hub sleeps with only idle WebSockets open and reaches every one after waking (a long
-## heartbeat, so nothing but the sockets keeps the object).
+## heartbeat, so nothing but the sockets keeps the object); and, with no heartbeat to fill gaps,
+## each change reaches a live SSE stream through its publish.
 hibernation:
 	HEARTBEAT_SECONDS=120 scripts/with-worker.sh node --experimental-websocket --no-warnings \
 	  --test tests/node/hibernation.test.mjs

@@ -2,6 +2,7 @@
 // reaches every socket, exactly once: the events sent before the sleep are not sent again (the
 // hub stores its broadcast position shortly after each burst and starts from it after a wake). Run against a fresh Worker with a long heartbeat (so nothing but the
 // sockets keeps the object): HEARTBEAT_SECONDS=120 scripts/with-worker.sh node --experimental-websocket …
+// The second test uses that long heartbeat too: a change reaches a live SSE stream by its publish.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
@@ -73,4 +74,56 @@ test(`the hub sleeps with ${SOCKETS} idle sockets and reaches all of them after 
   assert.equal(after.adoptedSockets, SOCKETS, "the woken object took every socket back");
   const wrong = received.map((ids, i) => [i, ids.join(",")]).filter(([, ids]) => ids !== "1,2,3,4");
   assert.deepEqual(wrong, [], "every socket got events 1–4 once each, in order (socket, event ids)");
+});
+
+// With this file's 120 s heartbeat nothing but a change's publish can bring it to a live stream
+// within seconds (the hub's gap fill from the log runs at heartbeats). The integration tests run
+// with a 1 s heartbeat, where that fill would hide a publish that never arrives.
+test("an SSE subscriber gets each change from its publish, in order, without waiting for a heartbeat", { timeout: 30000 }, async (t) => {
+  const tenant = `pub-${Date.now()}`;
+  await call("/api/admin/tenants", ADMIN, { id: tenant, name: "Publish" });
+  const { token } = await call(`/api/admin/tenants/${tenant}/tokens`, ADMIN, { userId: "florist-a", role: "florist" });
+  const abort = new AbortController();
+  t.after(() => abort.abort());
+  const res = await fetch(`${BASE}/api/tenants/${tenant}/realtime/orders`, {
+    headers: { authorization: `Bearer ${token}`, accept: "text/event-stream" },
+    signal: abort.signal,
+  });
+  assert.equal(res.status, 200);
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffered = "";
+  /** The next complete frame (up to a blank line), or a failure after `ms`. */
+  const nextFrame = async (ms) => {
+    const deadline = Date.now() + ms;
+    while (!buffered.includes("\n\n")) {
+      const left = deadline - Date.now();
+      assert.ok(left > 0, `no frame within ${ms} ms`);
+      const { value, done } = await Promise.race([
+        reader.read(),
+        new Promise((_, reject) => setTimeout(() => reject(new Error(`no frame within ${ms} ms`)), left)),
+      ]);
+      assert.ok(!done, "the stream ended");
+      buffered += value;
+    }
+    const end = buffered.indexOf("\n\n");
+    const frame = buffered.slice(0, end);
+    buffered = buffered.slice(end + 2);
+    return frame;
+  };
+  assert.match(await nextFrame(5000), /: connected/);
+  const names = ["Ada", "Grace", "Hedy"];
+  for (const name of names) {
+    await call(`/api/tenants/${tenant}/orders`, token, { customerName: name, items: [{ title: "Tulips", quantity: 5 }] });
+  }
+  const got = [];
+  for (let i = 0; i < names.length; i++) {
+    const frame = await nextFrame(5000);
+    const data = JSON.parse(frame.split("\n").find((l) => l.startsWith("data: ")).slice(6));
+    got.push([frame.match(/^id: (\d+)$/m)?.[1], frame.match(/^event: (.+)$/m)?.[1], data.order.customerName]);
+  }
+  assert.deepEqual(got, [
+    ["1", "order_created", "Ada"],
+    ["2", "order_created", "Grace"],
+    ["3", "order_created", "Hedy"],
+  ]);
 });
