@@ -476,27 +476,15 @@ fn restarting_the_server_mid_stream_and_resuming_loses_nothing(server: &mut Serv
 /// The polling cost follows the number of changes: its query is a range scan of the
 /// (tenant_id, seq) primary key of `events`, never a scan of `orders` or of the whole log.
 fn polling_reads_the_event_log_by_a_primary_key_range(server: &mut Server) {
-    let out = std::process::Command::new("node_modules/.bin/wrangler")
-        .args(["d1", "execute", "DB", "--local", "--json", "--persist-to"])
-        .arg(&server.state)
-        .arg("--command")
-        .arg(format!(
-            "EXPLAIN QUERY PLAN {}",
-            // D1's CLI takes no bindings: put literals where the Worker binds values.
-            florist_board::db::CHANGED_SINCE_SQL
-                .replace("?1", "'demo'")
-                .replace("?2", "10")
-                .replace("?3", "500")
-        ))
-        .env("WRANGLER_SEND_METRICS", "false")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("wrangler d1 execute");
-    let json: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-    let plan: Vec<String> = json[0]["results"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    // D1's CLI takes no bindings: put literals where the Worker binds values.
+    let sql = florist_board::db::CHANGED_SINCE_SQL
+        .replace("?1", "'demo'")
+        .replace("?2", "10")
+        .replace("?3", "500");
+    let plan: Vec<String> = server
+        .client()
+        .d1_query(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .iter()
         .filter_map(|r| r["detail"].as_str().map(String::from))
         .collect();
     eprintln!("realtime-status query plan: {plan:?}");

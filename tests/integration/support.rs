@@ -416,24 +416,36 @@ static NONCE: AtomicU64 = AtomicU64::new(0);
 impl Client {
     /// Runs SQL on the Worker's local D1 behind its back (e.g. an event whose publish was lost).
     pub fn d1_execute(&self, sql: &str) {
+        self.d1_query(sql);
+    }
+
+    /// Runs SQL on the Worker's local D1 behind its back and returns the rows of its first
+    /// statement (`wrangler d1 execute --json`).
+    pub fn d1_query(&self, sql: &str) -> Vec<Value> {
         let mut last = String::new();
         // The running Worker may hold the database for a moment (SQLITE_BUSY): try again.
         for _ in 0..10 {
             let out = Command::new("node_modules/.bin/wrangler")
-                .args(["d1", "execute", "DB", "--local", "--persist-to"])
+                .args(["d1", "execute", "DB", "--local", "--json", "--persist-to"])
                 .arg(&self.state)
                 .args(["--command", sql])
                 .env("WRANGLER_SEND_METRICS", "false")
                 .stdin(Stdio::null())
                 .output()
                 .expect("wrangler d1 execute");
-            if out.status.success() {
-                return;
+            let json: Option<Value> = serde_json::from_slice(&out.stdout).ok();
+            let rows = json.as_ref().and_then(|j| j[0]["results"].as_array());
+            if let (true, Some(rows)) = (out.status.success(), rows) {
+                return rows.clone();
             }
-            last = String::from_utf8_lossy(&out.stderr).into_owned();
+            last = format!(
+                "{}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
             thread::sleep(Duration::from_millis(300));
         }
-        panic!("d1 execute failed: {last}");
+        panic!("d1 execute failed ten times; the last answer:\n{last}");
     }
 }
 
