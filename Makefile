@@ -98,9 +98,11 @@ TOPIC ?= orders/create
 webhook:
 	scripts/send-webhook.sh $(TOPIC)
 
-## Production: build, apply migrations to the remote D1, deploy (needs `wrangler login`).
+## Production: build, apply migrations to the remote D1, deploy (needs `wrangler login`): the
+## board's static files first (the API Worker's `WEB` binding names that Worker), then the API.
 deploy: build
 	$(WRANGLER) d1 migrations apply DB --remote
+	$(WRANGLER) deploy -c web/wrangler.toml
 	$(WRANGLER) deploy
 
 clean:

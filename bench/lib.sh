@@ -10,10 +10,15 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 
 # spawn_wrangler CWD PORT DIR [ARGS...]: `wrangler dev --local` run from CWD on 127.0.0.1:PORT,
 # with its state in DIR/state, its secrets from DIR/env (written here unless it exists) and its
-# output in DIR/dev.log; ARGS go to `wrangler dev` (e.g. --config FILE). Sets SPAWNED to its pid.
+# output in DIR/dev.log; ARGS go to `wrangler dev` (e.g. --config FILE). Without ARGS, a checkout
+# whose board files are a Worker of their own (web/wrangler.toml) is served with it, as `make dev`
+# does. Sets SPAWNED to its pid.
 spawn_wrangler() {
   local cwd=$1 port=$2 dir=$3
   shift 3
+  if [ $# = 0 ] && [ -f "$cwd/web/wrangler.toml" ]; then
+    set -- --config wrangler.toml --config web/wrangler.toml
+  fi
   mkdir -p "$dir"
   [ -f "$dir/env" ] || printf '%s\n' "ADMIN_TOKEN=bench-admin-$RANDOM$RANDOM" \
     "AUTH_SECRET=bench-secret-$RANDOM$RANDOM$RANDOM" "SHOPIFY_WEBHOOK_SECRET=unused" > "$dir/env"

@@ -13,8 +13,11 @@
 #                 BENCH_PROFILE_ONLY (loadgen's --only, default sustained) with BENCH_PROFILE_ARGS
 #                 (e.g. BENCH_PROFILE_ONLY=wsfanout BENCH_PROFILE_ARGS="--fanout-sizes 1000:300")
 #   BENCH_RUST_CONFIG=FILE  another wrangler config for the Rust side (default: a copy of
-#                 ./wrangler.toml pointed at a snapshot of build/ and of the assets),
+#                 ./wrangler.toml pointed at a snapshot of build/, served with a copy of
+#                 web/wrangler.toml pointed at a snapshot of public/),
 #                 e.g. to try a configuration change without editing the real one
+#   BENCH_RUST_WEB_CONFIG=FILE  the static files' Worker to serve beside BENCH_RUST_CONFIG
+#                 (none unless given)
 #
 # Prerequisite: `make build` has produced build/worker/shim.mjs (this script builds only the
 # load generator). Traffic goes to 127.0.0.1 only; every server this script starts is stopped on
@@ -125,15 +128,17 @@ fi
 # --- a snapshot of the Rust build ----------------------------------------------------------------
 # wrangler dev reloads when build/ changes, and a rebuild deletes build/ first: a `make build` in
 # another terminal would take the server down mid-run. The run therefore uses a copy of build/ and
-# a copy of wrangler.toml whose relative paths point at it (main), at a copy of the static assets
-# (a rebuild of public/ also makes wrangler restart the runtime) and at the repo (migrations).
+# a copy of wrangler.toml whose relative paths point at it (main) and at the repo (migrations),
+# and a copy of the static files (a rebuild of public/ also makes wrangler restart the runtime).
 if [ -z "${BENCH_RUST_CONFIG:-}" ] && printf '%s\n' "${SIDES[@]}" | grep -qx rust; then
   cp -r "$ROOT/build" "$WORK/build"
-  assets=$(sed -nE 's#^directory[[:space:]]*=[[:space:]]*"(\./)?([^/"][^"]*)".*#\2#p' "$ROOT/wrangler.toml" | head -1)
-  if [ -n "$assets" ] && [ -d "$ROOT/$assets" ]; then cp -r "$ROOT/$assets" "$WORK/assets"; fi
+  # The board's static files are a Worker of their own (web/wrangler.toml), served beside the API
+  # as `make dev` does; its directory points at a copy of public/.
+  cp -r "$ROOT/public" "$WORK/assets"
+  sed -E "s#^(directory[[:space:]]*=[[:space:]]*\")[^\"]*\"#\1$WORK/assets\"#" \
+    "$ROOT/web/wrangler.toml" > "$WORK/wrangler.web.toml"
   sed -E \
     -e "s#^(main[[:space:]]*=[[:space:]]*\")(\./)?build/#\1$WORK/build/#" \
-    -e "s#^(directory[[:space:]]*=[[:space:]]*\")(\./)?([^/\"][^\"]*)\"#\1$WORK/assets\"#" \
     -e "s#^(migrations_dir[[:space:]]*=[[:space:]]*\")(\./)?([^/\"][^\"]*)\"#\1$ROOT/\3\"#" \
     "$ROOT/wrangler.toml" > "$WORK/wrangler.rust.toml"
   if ! grep -q "^main[[:space:]]*=[[:space:]]*\"$WORK/build/" "$WORK/wrangler.rust.toml"; then
@@ -188,12 +193,14 @@ SQL
 # --- servers ----------------------------------------------------------------------------------
 # Both sides can run at once (the interleaved rounds talk to both); per side: its directory, its
 # admin token, and while it runs: wrangler's pid, port, runtime/proxy workerd pids, inspector.
-declare -A SPID PORT RUNTIME PROXY INSP ENTRY ADMIN CFGDIR CFG COLDS
+declare -A SPID PORT RUNTIME PROXY INSP ENTRY ADMIN CFGDIR CFG WEBCFG COLDS
 
 prepare_side() { # $1 = rust|js: fresh state, migrations, seed, env file
   local side=$1 dir="$WORK/$1"
   if [ "$side" = rust ]; then
     CFGDIR[$side]="$ROOT"; CFG[$side]="${BENCH_RUST_CONFIG:-$WORK/wrangler.rust.toml}"
+    if [ -n "${BENCH_RUST_WEB_CONFIG:-}" ]; then WEBCFG[$side]=$BENCH_RUST_WEB_CONFIG
+    elif [ -z "${BENCH_RUST_CONFIG:-}" ]; then WEBCFG[$side]="$WORK/wrangler.web.toml"; fi
   else
     CFGDIR[$side]="$BENCH/baseline-js"; CFG[$side]="$BENCH/baseline-js/wrangler.toml"
   fi
@@ -225,6 +232,7 @@ start_side() { # $1 = rust|js: spawn wrangler dev, time the cold start, find its
   log "$side: wrangler dev on 127.0.0.1:$port (start $n)"
   start_ns=$(date +%s%N)
   (cd "${CFGDIR[$side]}" && exec node --no-warnings --experimental-vm-modules "$WRANGLER_JS" dev --config "${CFG[$side]}" \
+      ${WEBCFG[$side]:+--config "${WEBCFG[$side]}"} \
       --local --ip 127.0.0.1 --port "$port" --show-interactive-dev-session=false \
       --persist-to "$dir/state" --env-file "$dir/env" --log-level warn \
       </dev/null >>"$dir/dev.log" 2>&1) &

@@ -20,7 +20,8 @@ if ! grep -q '^VAPID_PRIVATE_KEY=' .dev.vars; then
   echo "dev: generated a VAPID key pair for Web Push in .dev.vars"
 fi
 
-node_modules/.bin/wrangler dev --local --ip 127.0.0.1 --port "$port" --persist-to "$state" \
+# The API Worker (wrangler.toml) with the board's static files (web/wrangler.toml) beside it.
+node_modules/.bin/wrangler dev -c wrangler.toml -c web/wrangler.toml --local --ip 127.0.0.1 --port "$port" --persist-to "$state" \
   --show-interactive-dev-session=false </dev/null &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT INT TERM

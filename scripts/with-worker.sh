@@ -31,7 +31,7 @@ wrangler=node_modules/.bin/wrangler
 "$wrangler" d1 migrations apply DB --local --persist-to "$state" >"$state/migrate.log" 2>&1 \
   || { cat "$state/migrate.log" >&2; exit 1; }
 
-"$wrangler" dev --local --ip 127.0.0.1 --port "$port" --inspector-port "$inspector_port" --persist-to "$state" \
+"$wrangler" dev -c wrangler.toml -c web/wrangler.toml --local --ip 127.0.0.1 --port "$port" --inspector-port "$inspector_port" --persist-to "$state" \
   --show-interactive-dev-session=false \
   --var "ADMIN_TOKEN:$ADMIN_TOKEN" --var "AUTH_SECRET:$AUTH_SECRET" \
   --var "SHOPIFY_WEBHOOK_SECRET:$SHOPIFY_WEBHOOK_SECRET" \

@@ -30,10 +30,10 @@ diffs = [
     ("one console.log, JS: js /health-log − js /health", "js /health-log", "js /health"),
     ("one console_log!, Rust: rust /health-log − rust /health", "rust /health-log", "rust /health"),
     ("ours: main /api/health − rust /health-log", "main /api/health", "rust /health-log"),
-    ("[assets] router: main − main-noassets", "main /api/health", "main-noassets /api/health"),
+    ("[assets] on the API Worker (router in front): main-assets − main", "main-assets /api/health", "main /api/health"),
     ("[assets] router, minimal JS: js-assets /health − js /health", "js-assets /health", "js /health"),
-    ("ours without assets: main-noassets − rust /health-log", "main-noassets /api/health", "rust /health-log"),
-    ("main − baseline-js (the 2.4 vs 1.0 ms gap)", "main /api/health", "base /api/health"),
+    ("main − baseline-js", "main /api/health", "base /api/health"),
+    ("a second build: main-b − main", "main-b /api/health", "main /api/health"),
     ("baseline-js − minimal js /health", "base /api/health", "js /health"),
 ]
 print("\n| difference (per round) | p50 ms | runtime workerd CPU µs/req |")

@@ -5,7 +5,7 @@
 //! `…/orders/{id}/activity` and `/api/tenants/{t}/activity` → [`activity`],
 //! `/api/tenants/{t}/realtime/…` and the polling route → [`realtime`], `/api/webhooks/shopify` →
 //! [`webhooks`], `/api/push/…` and `/api/tenants/{t}/push/…` → [`push`], `/api/openapi.json`
-//! (the contract) → [`openapi`]. Each handler reads as its steps: authorize, parse, call the
+//! (the contract) → [`openapi`]; every path outside `/api/` (the board's files) → [`web`]. Each handler reads as its steps: authorize, parse, call the
 //! core, commit (one D1 batch), publish, respond. The caller of a tenant route is resolved once,
 //! here.
 
@@ -18,6 +18,7 @@ pub mod openapi;
 pub mod orders;
 pub mod push;
 pub mod realtime;
+pub mod web;
 pub mod webhooks;
 
 use std::cell::RefCell;
@@ -190,6 +191,12 @@ pub fn resolve<'a>(method: &Method, path: &'a str) -> ApiResult<Matched<'a>> {
 /// Routes one request.
 pub async fn route(mut req: Request, app: &App) -> ApiResult<Response> {
     let path = req.path();
+    if web::is_static(&path) {
+        return match req.method() {
+            Method::Get | Method::Head => web::serve(req, app).await,
+            _ => Err(ApiError::MethodNotAllowed),
+        };
+    }
     let matched = resolve(&req.method(), &path)?;
     match matched.endpoint {
         Endpoint::Health => health::health(&req, app).await,

@@ -74,6 +74,10 @@ pub const TESTS: &[crate::Test] = &[
         "the_contract_is_served_at_api_openapi_json",
         the_contract_is_served_at_api_openapi_json,
     ),
+    (
+        "the_board_files_are_served_beside_the_api",
+        the_board_files_are_served_beside_the_api,
+    ),
 ];
 
 fn body_text(r: &crate::support::Resp) -> String {
@@ -849,4 +853,43 @@ fn the_contract_is_served_at_api_openapi_json(c: &Client) {
         serde_json::from_str(include_str!("../../docs/openapi.json")).unwrap_or_default();
     assert_eq!(served["openapi"], "3.1.0");
     assert_eq!(served, file);
+}
+
+/// The board's files come from the web Worker behind the `WEB` binding (src/routes/web.rs): the
+/// page, its script and the service worker with their types and an `etag` a browser revalidates
+/// with; a file that is not there and a write to a page are the API's JSON errors.
+fn the_board_files_are_served_beside_the_api(c: &Client) {
+    for (path, kind, starts) in [
+        ("/", "text/html", "<!doctype html>"),
+        ("/board.js", "text/javascript", ""),
+        ("/board.css", "text/css", ""),
+        ("/sw.js", "text/javascript", ""),
+    ] {
+        let r = c.call("GET", path, None, None);
+        assert_eq!(r.status, 200, "{path}");
+        assert!(
+            r.header("content-type")
+                .is_some_and(|t| t.starts_with(kind)),
+            "{path}: {:?}",
+            r.header("content-type")
+        );
+        assert!(r.body.starts_with(starts.as_bytes()), "{path}");
+        assert!(r.header("x-request-id").is_some(), "{path}");
+        let etag = r.header("etag").unwrap_or_default().to_string();
+        assert!(!etag.is_empty(), "{path}: no etag");
+        let again = c
+            .request("GET", path, None, &[("if-none-match", &etag)], None)
+            .expect("conditional GET");
+        assert_eq!(again.status, 304, "{path}");
+    }
+    let board = c.call("GET", "/", None, None);
+    let page = String::from_utf8_lossy(&board.body);
+    assert!(page.contains("board.js"), "the page loads its script");
+
+    let missing = c.call("GET", "/no-such-file.js", None, None);
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.json()["error"]["code"], "not_found");
+    let write = c.call("POST", "/", None, Some(json!({})));
+    assert_eq!(write.status, 405);
+    assert_eq!(write.json()["error"]["code"], "method_not_allowed");
 }

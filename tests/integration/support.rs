@@ -113,7 +113,9 @@ impl Server {
             .open(self.state.join("wrangler.log"))
             .expect("log file");
         let child = Command::new("node_modules/.bin/wrangler")
-            .args(["dev", "--local", "--ip", "127.0.0.1", "--port"])
+            // The API Worker with the board's static files beside it, as `make dev` serves them.
+            .args(["dev", "-c", "wrangler.toml", "-c", "web/wrangler.toml"])
+            .args(["--local", "--ip", "127.0.0.1", "--port"])
             .arg(self.port.to_string())
             .arg("--inspector-port")
             .arg(self.inspector_port.to_string())
