@@ -605,7 +605,7 @@ pub fn run(a: Args) -> Res<()> {
     rj.insert("warmHealthP50".into(), spread_json(spread(&wr)));
     row(
         &mut rows,
-        "   warm GET /api/health, ms (Rust runs SELECT 1 on D1, JS does not)".into(),
+        "   warm GET /api/health, ms (after 200 untimed requests; 300 timed)".into(),
         warm(rm),
         warm(jm),
         format!("p50 {}", fmt_spread(spread(&wr))),
