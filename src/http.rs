@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 use serde_json::Value;
-use worker::{Headers, Request, Response};
+use worker::{Headers, Method, Response};
 
 use crate::error::{ApiError, ApiResult};
 
@@ -28,8 +28,80 @@ pub fn var_u64(env: &worker::Env, name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+/// An incoming request, read only as far as a route needs it. workers-rs's `Request` reads the
+/// method, URL, headers and `request.cf` of every request into Wasm before any code runs; this
+/// keeps the runtime's request and asks it for a header or the body when a handler does
+/// (issue #14: −45 µs of runtime CPU on a 1 ms request, BENCHMARKS.md).
+pub struct Request {
+    raw: web_sys::Request,
+    method: Method,
+    url: String,
+}
+
+impl Request {
+    pub fn new(raw: web_sys::Request) -> Self {
+        Self {
+            method: Method::from(raw.method()),
+            url: raw.url(),
+            raw,
+        }
+    }
+
+    pub fn method(&self) -> Method {
+        self.method.clone()
+    }
+
+    /// The URL as the client sent it, absolute (`https://host/path?query`).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The URL's path, still percent-encoded (as routes are matched).
+    pub fn path(&self) -> String {
+        path_of(&self.url).to_string()
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.raw.headers().get(name).ok().flatten()
+    }
+
+    /// The whole body in one read (its size already checked by the caller).
+    async fn bytes(&self) -> Option<Vec<u8>> {
+        let buffer = wasm_bindgen_futures::JsFuture::from(self.raw.array_buffer().ok()?)
+            .await
+            .ok()?;
+        Some(js_sys::Uint8Array::new(&buffer).to_vec())
+    }
+
+    /// workers-rs's request, for what needs one: a body streamed in chunks, a request passed on
+    /// to another Worker.
+    pub fn into_worker(self) -> worker::Request {
+        worker::Request::from(self.raw)
+    }
+
+    fn to_worker(&self) -> worker::Request {
+        // A second handle on the same JS object (`web_sys::Request::clone` would copy the request).
+        worker::Request::from(<web_sys::Request as Clone>::clone(&self.raw))
+    }
+}
+
+/// The path of an absolute URL (`/` when it has none), without query or fragment.
+pub fn path_of(url: &str) -> &str {
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let Some(start) = after_scheme.find(['/', '?', '#']) else {
+        return "/";
+    };
+    let rest = &after_scheme[start..];
+    let end = rest.find(['?', '#']).unwrap_or(rest.len());
+    if end == 0 {
+        "/"
+    } else {
+        &rest[..end]
+    }
+}
+
 pub fn header(req: &Request, name: &str) -> Option<String> {
-    req.headers().get(name).ok().flatten()
+    req.header(name)
 }
 
 /// Reads the raw body chunk by chunk: 413 when it is over the limit, by `Content-Length` before
@@ -43,9 +115,9 @@ pub async fn read_body(req: &mut Request) -> ApiResult<Vec<u8>> {
         }
         // The length is the message's framing (the runtime never hands over more than it says),
         // so a declared, allowed size is read in one call rather than a stream of chunks.
-        return req.bytes().await.map_err(|_| unreadable());
+        return req.bytes().await.ok_or_else(unreadable);
     }
-    let mut stream = match req.stream() {
+    let mut stream = match req.to_worker().stream() {
         Ok(stream) => stream,
         // No body at all.
         Err(_) => return Ok(Vec::new()),
@@ -86,7 +158,7 @@ pub async fn json_body(req: &mut Request) -> ApiResult<Value> {
 
 /// Query parameters of the request URL.
 pub fn query(req: &Request) -> Vec<(String, String)> {
-    query_pairs(&req.inner().url())
+    query_pairs(req.url())
 }
 
 /// The `name=value` pairs of a URL's query, decoded as `application/x-www-form-urlencoded`
@@ -183,6 +255,24 @@ pub async fn optional_json_body(req: &mut Request) -> ApiResult<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_path_is_read_from_the_url_as_sent() {
+        for (url, path) in [
+            ("https://board.example/api/health", "/api/health"),
+            (
+                "http://127.0.0.1:8787/api/tenants/demo/orders?status=new",
+                "/api/tenants/demo/orders",
+            ),
+            ("http://127.0.0.1:8787/?token=x", "/"),
+            ("http://127.0.0.1:8787", "/"),
+            ("http://127.0.0.1:8787#top", "/"),
+            ("https://h/board.js#x?y", "/board.js"),
+            ("https://h/a%20b/c?d=/e", "/a%20b/c"),
+        ] {
+            assert_eq!(path_of(url), path, "{url}");
+        }
+    }
 
     fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
         list.iter()

@@ -259,7 +259,7 @@ impl worker::DurableObject for TenantHub {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let params = crate::http::query(&req);
+        let params = crate::http::query_pairs(&req.inner().url());
         let path = req.path();
         let param = |name: &str| {
             params

@@ -63,7 +63,7 @@ pub mod shopify;
 pub mod small_map;
 pub mod stream_sink;
 
-use worker::{event, Context, Env, Headers, Request, Response};
+use worker::{event, Context, Env, Headers, Response};
 
 use crate::error::{ApiError, ApiResult};
 
@@ -82,9 +82,10 @@ fn start() {
 }
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+async fn fetch(raw: web_sys::Request, env: Env, ctx: Context) -> worker::Result<Response> {
     let started_ms = http::now_millis();
     let request_id = new_id().unwrap_or_else(|_| format!("t{started_ms}"));
+    let req = http::Request::new(raw);
     let method = req.method();
     let path = req.path();
     let resp = if method == worker::Method::Options {

@@ -3,7 +3,9 @@
 //! whole shop (managers; filters `actor`, `orderId`). Newest first, paged by `before`.
 
 use serde_json::json;
-use worker::{Request, Response};
+use worker::Response;
+
+use crate::http::Request;
 
 use crate::app::App;
 use crate::collab::ActivityPage;

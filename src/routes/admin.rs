@@ -2,7 +2,9 @@
 //! maintenance.
 
 use serde_json::{json, Value};
-use worker::{Request, Response};
+use worker::Response;
+
+use crate::http::Request;
 
 use super::require_admin;
 use crate::app::App;

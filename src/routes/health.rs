@@ -4,7 +4,9 @@
 //! readiness check a deploy runs once.
 
 use serde_json::json;
-use worker::{Request, Response};
+use worker::Response;
+
+use crate::http::Request;
 
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};

@@ -2,7 +2,9 @@
 //! (a manager's `{"force":true}` takes it over), `DELETE` releases it (holder) or breaks it
 //! (manager). While a lease is live, other users' writes to the order get 423.
 
-use worker::{Request, Response};
+use worker::Response;
+
+use crate::http::Request;
 
 use super::orders::{board_write, lock_json, locked};
 use crate::app::App;

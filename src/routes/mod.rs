@@ -24,7 +24,9 @@ pub mod webhooks;
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use worker::{Method, Request, Response};
+use worker::{Method, Response};
+
+use crate::http::Request;
 
 use crate::app::App;
 use crate::auth::{self, Caller, Claims, TenantKeys};

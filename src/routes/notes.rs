@@ -2,7 +2,9 @@
 //! edited, so two florists adding at once both land.
 
 use serde_json::json;
-use worker::{Request, Response};
+use worker::Response;
+
+use crate::http::Request;
 
 use super::orders::{board_write, locked};
 use crate::app::App;

@@ -2,7 +2,9 @@
 //! delete.
 
 use serde_json::{json, Value};
-use worker::{Request, Response};
+use worker::Response;
+
+use crate::http::Request;
 
 use crate::app::App;
 use crate::auth::Caller;

@@ -3,7 +3,9 @@
 //! hub's job ([`crate::push_delivery`]); these routes only store what a browser hands over.
 
 use serde_json::json;
-use worker::{Request, Response};
+use worker::Response;
+
+use crate::http::Request;
 
 use crate::app::App;
 use crate::auth::Caller;

@@ -2,7 +2,9 @@
 //! the polling fallback (`/api/tenants/{t}/orders/realtime-status`).
 
 use serde_json::json;
-use worker::{Request, Response};
+use worker::Response;
+
+use crate::http::Request;
 
 use crate::app::App;
 use crate::auth::Caller;

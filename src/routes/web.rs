@@ -8,7 +8,9 @@
 //! latency on every API call, about half of the write path's gap to the JavaScript baseline
 //! (issue #14, BENCHMARKS.md). With the files behind a binding, only a page load pays the hop.
 
-use worker::{Request, Response};
+use worker::Response;
+
+use crate::http::Request;
 
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
@@ -22,7 +24,11 @@ pub fn is_static(path: &str) -> bool {
 /// `cache-control`, a `304` to a conditional request); a file it does not have is our JSON 404.
 pub async fn serve(req: Request, app: &App) -> ApiResult<Response> {
     let path = req.path();
-    let resp = app.env.service("WEB")?.fetch_request(req).await?;
+    let resp = app
+        .env
+        .service("WEB")?
+        .fetch_request(req.into_worker())
+        .await?;
     if resp.status_code() == 404 {
         return Err(ApiError::NotFound(format!("no route for {path}")));
     }

@@ -18,7 +18,9 @@
 //! - other topics → 200 `ignored` (logged).
 
 use serde_json::{json, Value};
-use worker::{Request, Response};
+use worker::Response;
+
+use crate::http::Request;
 
 use crate::app::App;
 use crate::db::{changes::ShopifyWrite, OrderWrite};
