@@ -31,7 +31,7 @@ pub fn var_u64(env: &worker::Env, name: &str, default: u64) -> u64 {
 /// An incoming request, read only as far as a route needs it. workers-rs's `Request` reads the
 /// method, URL, headers and `request.cf` of every request into Wasm before any code runs; this
 /// keeps the runtime's request and asks it for a header or the body when a handler does
-/// (issue #14: −45 µs of runtime CPU on a 1 ms request, BENCHMARKS.md).
+/// (issue #14: −20 µs of runtime CPU per request, BENCHMARKS.md).
 pub struct Request {
     raw: web_sys::Request,
     method: Method,
