@@ -8,8 +8,7 @@
 //!     subscriptions), [`routes::openapi`] (the contract, `docs/openapi.json`, at
 //!     `GET /api/openapi.json`), [`routes::web`] (every path outside `/api/`: the board's static
 //!     files, from the assets-only Worker behind the `WEB` binding). The fetch handler gives
-//!     every request an id (`X-Request-Id`)
-//!     and logs one JSON line for it.
+//!     every request an id (`X-Request-Id`) and logs one JSON line for it.
 //!   - [`app`]: the deployment context (`App`: env, execution context, clock, config).
 //!   - [`commit`]: the one "commit a change and publish it" path the routes and webhook share.
 //!   - [`retention`]: bounded pruning of events, activity and webhook records (cron + admin).

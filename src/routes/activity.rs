@@ -5,14 +5,12 @@
 use serde_json::json;
 use worker::Response;
 
-use crate::http::Request;
-
 use crate::app::App;
 use crate::collab::ActivityPage;
 use crate::db::{self, activity};
 use crate::domain::TenantId;
 use crate::error::{ApiError, ApiResult};
-use crate::http::{json_response, query};
+use crate::http::{json_response, query, Request};
 
 /// GET /api/tenants/{t}/orders/{id}/activity
 pub async fn for_order(

@@ -4,15 +4,13 @@
 use serde_json::{json, Value};
 use worker::Response;
 
-use crate::http::Request;
-
 use super::require_admin;
 use crate::app::App;
 use crate::auth::{self, Claims};
 use crate::db;
 use crate::domain::{format_timestamp, Role, TenantId, MAX_SHORT};
 use crate::error::{ApiError, ApiResult};
-use crate::http::{self, json_body, json_response, with_header};
+use crate::http::{self, json_body, json_response, with_header, Request};
 use crate::retention::{self, Retention};
 
 fn str_field<'a>(body: &'a Value, key: &str) -> Option<&'a str> {

@@ -6,11 +6,9 @@
 use serde_json::json;
 use worker::Response;
 
-use crate::http::Request;
-
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
-use crate::http::{json_response, query, query_param};
+use crate::http::{json_response, query, query_param, Request};
 
 /// GET /api/health[?deep=1]
 pub async fn health(req: &Request, app: &App) -> ApiResult<Response> {

@@ -4,8 +4,6 @@
 
 use worker::Response;
 
-use crate::http::Request;
-
 use super::orders::{board_write, lock_json, locked};
 use crate::app::App;
 use crate::auth::Caller;
@@ -14,7 +12,7 @@ use crate::commit;
 use crate::db::locks;
 use crate::domain::{format_timestamp, Role, TenantId};
 use crate::error::{ApiError, ApiResult};
-use crate::http::{json_response, optional_json_body};
+use crate::http::{json_response, optional_json_body, Request};
 
 /// POST /api/tenants/{t}/orders/{id}/lock
 pub async fn acquire(

@@ -5,9 +5,9 @@
 //! `…/orders/{id}/activity` and `/api/tenants/{t}/activity` → [`activity`],
 //! `/api/tenants/{t}/realtime/…` and the polling route → [`realtime`], `/api/webhooks/shopify` →
 //! [`webhooks`], `/api/push/…` and `/api/tenants/{t}/push/…` → [`push`], `/api/openapi.json`
-//! (the contract) → [`openapi`]; every path outside `/api/` (the board's files) → [`web`]. Each handler reads as its steps: authorize, parse, call the
-//! core, commit (one D1 batch), publish, respond. The caller of a tenant route is resolved once,
-//! here.
+//! (the contract) → [`openapi`]; every path outside `/api/` (the board's files) → [`web`]. Each
+//! handler reads as its steps: authorize, parse, call the core, commit (one D1 batch), publish,
+//! respond. The caller of a tenant route is resolved once, here.
 
 pub mod activity;
 pub mod admin;
@@ -26,14 +26,12 @@ use std::collections::HashMap;
 
 use worker::{Method, Response};
 
-use crate::http::Request;
-
 use crate::app::App;
 use crate::auth::{self, Caller, Claims, TenantKeys};
 use crate::db;
 use crate::domain::{Role, TenantId};
 use crate::error::{ApiError, ApiResult};
-use crate::http::{header, query, query_param};
+use crate::http::{header, query, query_param, Request};
 
 /// What a request asks for, once its method and path are matched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,8 +4,6 @@
 use serde_json::json;
 use worker::Response;
 
-use crate::http::Request;
-
 use super::orders::{board_write, locked};
 use crate::app::App;
 use crate::auth::Caller;
@@ -14,7 +12,7 @@ use crate::commit;
 use crate::db::{self, notes};
 use crate::domain::TenantId;
 use crate::error::{ApiError, ApiResult};
-use crate::http::{json_body, json_response};
+use crate::http::{json_body, json_response, Request};
 
 /// POST /api/tenants/{t}/orders/{id}/notes
 pub async fn add(

@@ -4,15 +4,13 @@
 use serde_json::{json, Value};
 use worker::Response;
 
-use crate::http::Request;
-
 use crate::app::App;
 use crate::auth::Caller;
 use crate::collab::{self, Precondition, Refusal};
 use crate::db::{self, ListQuery, OrderWrite};
 use crate::domain::{NewOrder, Order, OrderLock, OrderPatch, OrderStatus, Role, TenantId};
 use crate::error::{ApiError, ApiResult};
-use crate::http::{header, json_body, json_response, query, query_param, with_header};
+use crate::http::{header, json_body, json_response, query, query_param, with_header, Request};
 use crate::{commit, cursor};
 
 /// GET /api/tenants/{t}/orders

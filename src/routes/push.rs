@@ -5,14 +5,12 @@
 use serde_json::json;
 use worker::Response;
 
-use crate::http::Request;
-
 use crate::app::App;
 use crate::auth::Caller;
 use crate::db::push::{self, Saved};
 use crate::domain::TenantId;
 use crate::error::{ApiError, ApiResult};
-use crate::http::{json_body, json_response, query, query_param};
+use crate::http::{json_body, json_response, query, query_param, Request};
 use crate::push_delivery;
 use crate::push_rules::{NewSubscription, MAX_SUBSCRIPTIONS_PER_USER};
 

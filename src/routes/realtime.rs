@@ -4,13 +4,11 @@
 use serde_json::json;
 use worker::Response;
 
-use crate::http::Request;
-
 use crate::app::App;
 use crate::auth::Caller;
 use crate::domain::{normalize_timestamp, Order, TenantId};
 use crate::error::{ApiError, ApiResult};
-use crate::http::{header, json_response, query, query_param};
+use crate::http::{header, json_response, query, query_param, Request};
 use crate::hub_do;
 use crate::{cursor, db};
 

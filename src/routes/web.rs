@@ -10,10 +10,9 @@
 
 use worker::Response;
 
-use crate::http::Request;
-
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
+use crate::http::Request;
 
 /// The paths this module serves: all but the API's.
 pub fn is_static(path: &str) -> bool {

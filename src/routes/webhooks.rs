@@ -20,13 +20,11 @@
 use serde_json::{json, Value};
 use worker::Response;
 
-use crate::http::Request;
-
 use crate::app::App;
 use crate::db::{changes::ShopifyWrite, OrderWrite};
 use crate::domain::{normalize_timestamp, Item, Order, OrderStatus, TenantId};
 use crate::error::{ApiError, ApiResult};
-use crate::http::{header, json_response, read_body};
+use crate::http::{header, json_response, read_body, Request};
 use crate::shopify::{self, ShopifyOrder, StoredShopifyFields, Topic, UpdateDecision};
 use crate::{commit, db};
 
