@@ -101,6 +101,8 @@ pub struct Item {
 }
 
 pub const MAX_ITEMS: usize = 100;
+/// The most of one item an order holds (the contract's `Item.quantity` maximum).
+pub const MAX_QUANTITY: u32 = 10_000;
 /// An order's serialized size is capped so one order cannot hold a poll, list or replay
 /// hostage: its notes at most [`MAX_NOTES_BYTES`], everything else at most [`MAX_ORDER_REST_BYTES`].
 pub const MAX_NOTES_BYTES: usize = 16 * 1024;
@@ -371,8 +373,12 @@ fn parse_items(obj: &Value) -> ApiResult<Vec<Item>> {
             let quantity = item
                 .get("quantity")
                 .and_then(Value::as_u64)
-                .filter(|q| (1..=10_000).contains(q))
-                .ok_or_else(|| field_error("each item needs a quantity between 1 and 10000"))?;
+                .filter(|q| (1..=u64::from(MAX_QUANTITY)).contains(q))
+                .ok_or_else(|| {
+                    field_error(format!(
+                        "each item needs a quantity between 1 and {MAX_QUANTITY}"
+                    ))
+                })?;
             Ok(Item {
                 title,
                 quantity: quantity as u32,

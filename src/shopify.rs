@@ -28,6 +28,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::Sha256;
 
+use crate::domain::MAX_QUANTITY;
+
 type HmacSha256 = Hmac<Sha256>;
 type Object = Map<String, Value>;
 
@@ -551,21 +553,23 @@ fn items(order: &Object, cancelled: bool) -> Result<Vec<Item>, MapError> {
     Ok(items)
 }
 
+/// A line's quantity: a whole number from 0 to [`MAX_QUANTITY`], the most of one item the board
+/// holds (the same bound as an order entered by hand). More is refused as malformed rather than
+/// stored as an order the API could not describe, or cut to a quantity nobody ordered.
 fn quantity(line: &Object, prefix: &str, key: &str) -> Result<Option<u32>, MapError> {
+    let refused = || {
+        malformed(format!(
+            "field {prefix}{key} must be a whole number from 0 to {MAX_QUANTITY}"
+        ))
+    };
     match line.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(number)) => number
             .as_u64()
-            .and_then(|q| u32::try_from(q).ok())
-            .map(Some)
-            .ok_or_else(|| {
-                malformed(format!(
-                    "field {prefix}{key} must be a non-negative integer"
-                ))
-            }),
-        Some(_) => Err(malformed(format!(
-            "field {prefix}{key} must be a non-negative integer"
-        ))),
+            .filter(|q| *q <= u64::from(MAX_QUANTITY))
+            .map(|q| Some(q as u32))
+            .ok_or_else(refused),
+        Some(_) => Err(refused()),
     }
 }
 
@@ -1242,15 +1246,28 @@ mod tests {
 
     #[test]
     fn bad_quantities_are_malformed() {
-        for quantity in [json!(-1), json!(1.5), json!("2"), json!(5_000_000_000u64)] {
+        for quantity in [
+            json!(-1),
+            json!(1.5),
+            json!("2"),
+            json!(10_001),
+            json!(720_442),
+            json!(5_000_000_000u64),
+        ] {
             let message = malformed_message(create_with(|o| {
-                o["line_items"][0]["quantity"] = quantity.clone()
+                o["line_items"][0]["quantity"] = quantity.clone();
+                o["line_items"][0]["current_quantity"] = Value::Null;
             }));
             assert_eq!(
-                message, "field line_items[0].quantity must be a non-negative integer",
+                message, "field line_items[0].quantity must be a whole number from 0 to 10000",
                 "{quantity}"
             );
         }
+        let most = create_with(|o| {
+            o["line_items"][0]["quantity"] = json!(10_000);
+            o["line_items"][0]["current_quantity"] = json!(10_000);
+        });
+        assert_eq!(most.map(|o| o.items[0].quantity).ok(), Some(10_000));
         let missing = create_with(|o| {
             o["line_items"][1]
                 .as_object_mut()

@@ -390,6 +390,23 @@ fn unknown_shops_malformed_payloads_and_other_topics(c: &Client) {
         assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(bad));
         assert_eq!(r.error_code(), "invalid_payload");
     }
+    // More of one item than an order holds (the contract's Item.quantity maximum): refused, not
+    // stored as an order the API could not describe (the contract run found 720,442 once).
+    let mut huge: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    huge["line_items"][0]["quantity"] = json!(720_442);
+    huge["line_items"][0]["current_quantity"] = json!(720_442);
+    let r = s.send(
+        "orders/create",
+        &huge.to_string().into_bytes(),
+        &unique("wid"),
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(r.error_code(), "invalid_payload");
+    let message = r.json()["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(message.contains("from 0 to 10000"), "{message}");
     let r = s.send("products/update", br#"{"id": 1}"#, &unique("wid"));
     assert_outcome(&r, "ignored");
     assert!(s.orders().is_empty());
