@@ -17,7 +17,7 @@ cargo build --release --quiet --manifest-path "$ROOT/bench/loadgen/Cargo.toml" -
 WORK=$(mktemp -d /tmp/florist-imports.XXXXXX)
 trap cleanup_servers EXIT
 cp -r "$ROOT/build" "$WORK/build"
-cp -r "$ROOT/public" "$WORK/assets"
+web_snapshot "$WORK/web"
 # Wrap every import function; every 200th request log line prints the totals so far.
 node - "$WORK/build/index.js" <<'JS'
 const fs = require("fs");
@@ -47,8 +47,6 @@ const counter = `globalThis.__countImports = (imports) => {
 `;
 fs.writeFileSync(file, counter + src);
 JS
-sed -E "s#^(directory[[:space:]]*=[[:space:]]*\")[^\"]*\"#\1$WORK/assets\"#" \
-  "$ROOT/web/wrangler.toml" > "$WORK/web.toml"
 sed -E -e "s#^(main[[:space:]]*=[[:space:]]*\")(\./)?build/#\1$WORK/build/#" \
   -e "s#^(migrations_dir[[:space:]]*=[[:space:]]*\")(\./)?([^/\"][^\"]*)\"#\1$ROOT/\3\"#" \
   "$ROOT/wrangler.toml" > "$WORK/wrangler.toml"
@@ -59,7 +57,7 @@ printf '%s\n' "ADMIN_TOKEN=$admin" "AUTH_SECRET=imports-secret-$RANDOM$RANDOM$RA
    --persist-to "$WORK/state" </dev/null >"$WORK/migrate.log" 2>&1) || { cat "$WORK/migrate.log" >&2; exit 1; }
 port=$(free_port)
 # Not spawn_wrangler: its `--log-level warn` would hide the Worker's console.log.
-(cd "$WORK" && exec node --no-warnings "$WRANGLER_JS" dev --config wrangler.toml --config web.toml --local --ip 127.0.0.1 \
+(cd "$WORK" && exec node --no-warnings "$WRANGLER_JS" dev --config wrangler.toml --config web/web.toml --local --ip 127.0.0.1 \
    --port "$port" --show-interactive-dev-session=false --persist-to "$WORK/state" \
    --env-file "$WORK/env" </dev/null >"$WORK/dev.log" 2>&1) &
 PIDS+=("$!")

@@ -1,5 +1,5 @@
-# Shared by the bench scripts that serve Workers themselves (bench/compare.sh,
-# bench/minimal/run.sh, bench/minimal/cold.sh): source it, then call these.
+# Shared by the bench scripts that serve Workers themselves (bench/run.sh, bench/compare.sh,
+# bench/minimal/run.sh, bench/minimal/cold.sh, ...): source it, then call these.
 # Expects ROOT (the repository) to be set.
 
 WRANGLER_JS="$ROOT/node_modules/wrangler/wrangler-dist/cli.js"
@@ -7,6 +7,15 @@ export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false WRANGLER_HI
 export VSCODE_INSPECTOR_OPTIONS=':::{}'   # no DevTools relay (see BENCHMARKS.md)
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# web_snapshot DIR: a copy of public/ in DIR/public and, in DIR/web.toml, web/wrangler.toml (the
+# board's files Worker) pointed at it, so a rebuild of public/ cannot restart a server mid-run.
+web_snapshot() {
+  mkdir -p "$1"
+  cp -r "$ROOT/public" "$1/public"
+  sed -E "s#^(directory[[:space:]]*=[[:space:]]*\")[^\"]*\"#\1$1/public\"#" \
+    "$ROOT/web/wrangler.toml" > "$1/web.toml"
+}
 
 # spawn_wrangler CWD PORT DIR [ARGS...]: `wrangler dev --local` run from CWD on 127.0.0.1:PORT,
 # with its state in DIR/state, its secrets from DIR/env (written here unless it exists) and its

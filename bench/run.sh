@@ -28,6 +28,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH="$ROOT/bench"
 WRANGLER_JS="$ROOT/node_modules/wrangler/wrangler-dist/cli.js"
 WRANGLER="$ROOT/node_modules/.bin/wrangler"
+# shellcheck source=bench/lib.sh
+. "$BENCH/lib.sh"   # web_snapshot (its other helpers are redefined below for this script)
 LOADGEN="$BENCH/loadgen/target/release/loadgen"
 RESULTS="${BENCH_RESULTS:-$BENCH/results}"
 LIMIT_S=${BENCH_LIMIT_S:-600}
@@ -134,9 +136,7 @@ if [ -z "${BENCH_RUST_CONFIG:-}" ] && printf '%s\n' "${SIDES[@]}" | grep -qx rus
   cp -r "$ROOT/build" "$WORK/build"
   # The board's static files are a Worker of their own (web/wrangler.toml), served beside the API
   # as `make dev` does; its directory points at a copy of public/.
-  cp -r "$ROOT/public" "$WORK/assets"
-  sed -E "s#^(directory[[:space:]]*=[[:space:]]*\")[^\"]*\"#\1$WORK/assets\"#" \
-    "$ROOT/web/wrangler.toml" > "$WORK/wrangler.web.toml"
+  web_snapshot "$WORK/web"
   sed -E \
     -e "s#^(main[[:space:]]*=[[:space:]]*\")(\./)?build/#\1$WORK/build/#" \
     -e "s#^(migrations_dir[[:space:]]*=[[:space:]]*\")(\./)?([^/\"][^\"]*)\"#\1$ROOT/\3\"#" \
@@ -200,7 +200,7 @@ prepare_side() { # $1 = rust|js: fresh state, migrations, seed, env file
   if [ "$side" = rust ]; then
     CFGDIR[$side]="$ROOT"; CFG[$side]="${BENCH_RUST_CONFIG:-$WORK/wrangler.rust.toml}"
     if [ -n "${BENCH_RUST_WEB_CONFIG:-}" ]; then WEBCFG[$side]=$BENCH_RUST_WEB_CONFIG
-    elif [ -z "${BENCH_RUST_CONFIG:-}" ]; then WEBCFG[$side]="$WORK/wrangler.web.toml"; fi
+    elif [ -z "${BENCH_RUST_CONFIG:-}" ]; then WEBCFG[$side]="$WORK/web/web.toml"; fi
   else
     CFGDIR[$side]="$BENCH/baseline-js"; CFG[$side]="$BENCH/baseline-js/wrangler.toml"
   fi

@@ -62,29 +62,27 @@ start rust "$WORK/rust.toml" /health
 VARIANTS=(js:/health js:/health-log rust:/health rust:/health-log)
 if [ "$MAIN" = 1 ] && [ -f "$ROOT/build/worker/shim.mjs" ]; then
   # As bench/run.sh: a snapshot of build/ and public/, the configs' relative paths rewritten.
-  cp -r "$ROOT/build" "$WORK/main-build"; cp -r "$ROOT/public" "$WORK/public-copy"
+  cp -r "$ROOT/build" "$WORK/main-build"; web_snapshot "$WORK/web"
   sed -E \
     -e "s#^(main[[:space:]]*=[[:space:]]*\")(\./)?build/#\1$WORK/main-build/#" \
     -e "s#^(migrations_dir[[:space:]]*=[[:space:]]*\")(\./)?([^/\"][^\"]*)\"#\1$ROOT/\3\"#" \
     "$ROOT/wrangler.toml" > "$WORK/main.toml"
-  sed -E "s#^(directory[[:space:]]*=[[:space:]]*\")[^\"]*\"#\1$WORK/public-copy\"#" \
-    "$ROOT/web/wrangler.toml" > "$WORK/web.toml"
   # The files as the API Worker's own [assets] instead: the asset router in front of it.
-  printf '[assets]\ndirectory = "%s/public-copy"\nbinding = "ASSETS"\nrun_worker_first = ["/api/*"]\n' "$WORK" \
+  printf '[assets]\ndirectory = "%s/web/public"\nbinding = "ASSETS"\nrun_worker_first = ["/api/*"]\n' "$WORK" \
     | cat "$WORK/main.toml" - > "$WORK/main-assets.toml"
   sed -E "s#^(main[[:space:]]*=[[:space:]]*\")(\./)?#\1$ROOT/bench/baseline-js/#; s#^(migrations_dir[[:space:]]*=[[:space:]]*\")(\./)?#\1$ROOT/bench/baseline-js/#" \
     "$ROOT/bench/baseline-js/wrangler.toml" > "$WORK/base.toml"
   # The minimal JS Worker behind the same [assets] (the board's public/): the asset router's cost alone.
-  printf '[assets]\ndirectory = "%s/public-copy"\n' "$WORK" | cat "$WORK/js.toml" - > "$WORK/js-assets.toml"
+  printf '[assets]\ndirectory = "%s/web/public"\n' "$WORK" | cat "$WORK/js.toml" - > "$WORK/js-assets.toml"
   start js-assets "$WORK/js-assets.toml" /health
-  start main "$WORK/main.toml" /api/health --config "$WORK/web.toml"
+  start main "$WORK/main.toml" /api/health --config "$WORK/web/web.toml"
   start main-assets "$WORK/main-assets.toml" /api/health
   start base "$WORK/base.toml" /api/health
   VARIANTS+=(js-assets:/health main:/api/health main-assets:/api/health base:/api/health)
   if [ -n "${MAIN_B:-}" ]; then
     cp -r "$MAIN_B/build" "$WORK/main-b-build"
     sed -E "s#$WORK/main-build/#$WORK/main-b-build/#" "$WORK/main.toml" > "$WORK/main-b.toml"
-    start main-b "$WORK/main-b.toml" /api/health --config "$WORK/web.toml"
+    start main-b "$WORK/main-b.toml" /api/health --config "$WORK/web/web.toml"
     VARIANTS+=(main-b:/api/health)
   fi
 fi
