@@ -4,9 +4,10 @@
 //! Worker reaches through the `WEB` service binding.
 //!
 //! Why not `[assets]` on this Worker: then every request, the API's too, first passes the
-//! platform's asset router, a Worker of its own. Locally that was +0.33 ms of CPU and +0.4 ms of
-//! latency on every API call, about half of the write path's gap to the JavaScript baseline
-//! (issue #14, BENCHMARKS.md). With the files behind a binding, only a page load pays the hop.
+//! platform's asset router, a Worker of its own. Locally that was +275 µs of CPU and +0.35 ms
+//! of latency on every API call, about a third of the write path's gap to the JavaScript
+//! baseline (issue #14, BENCHMARKS.md). With the files behind a binding, only a page load pays
+//! the hop.
 
 use worker::Response;
 
