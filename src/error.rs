@@ -60,6 +60,11 @@ impl ApiError {
         }
     }
 
+    /// 404 for a path nothing here serves: no API route, no static file.
+    pub fn no_route(path: &str) -> Self {
+        Self::NotFound(format!("no route for {path}"))
+    }
+
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         Self::Internal(cause.to_string())
     }

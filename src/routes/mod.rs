@@ -174,8 +174,7 @@ pub fn locate(path: &str) -> Option<(&'static str, &str, &str)> {
 /// Matches a request to its route: 404 when no pattern fits the path, 405 when one does but
 /// not with this method. Pure, so the table is tested natively.
 pub fn resolve<'a>(method: &Method, path: &'a str) -> ApiResult<Matched<'a>> {
-    let (pattern, tenant, order_id) =
-        locate(path).ok_or_else(|| ApiError::NotFound(format!("no route for {path}")))?;
+    let (pattern, tenant, order_id) = locate(path).ok_or_else(|| ApiError::no_route(path))?;
     let (_, _, endpoint) = ROUTES
         .iter()
         .find(|(m, p, _)| *p == pattern && m == method)

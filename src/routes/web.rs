@@ -30,7 +30,7 @@ pub async fn serve(req: Request, app: &App) -> ApiResult<Response> {
         .fetch_request(req.into_worker())
         .await?;
     if resp.status_code() == 404 {
-        return Err(ApiError::NotFound(format!("no route for {path}")));
+        return Err(ApiError::no_route(&path));
     }
     Ok(resp)
 }
