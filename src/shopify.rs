@@ -1268,6 +1268,14 @@ mod tests {
             o["line_items"][0]["current_quantity"] = json!(10_000);
         });
         assert_eq!(most.map(|o| o.items[0].quantity).ok(), Some(10_000));
+        let current = malformed_message(create_with(|o| {
+            o["line_items"][0]["quantity"] = json!(2);
+            o["line_items"][0]["current_quantity"] = json!(10_001);
+        }));
+        assert_eq!(
+            current,
+            "field line_items[0].current_quantity must be a whole number from 0 to 10000"
+        );
         let missing = create_with(|o| {
             o["line_items"][1]
                 .as_object_mut()
